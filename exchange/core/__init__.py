@@ -1,1 +1,4 @@
-"""The matching core: symbols, books, orders, accounts and market data. Synchronous, no clock, no I/O."""
+"""The matching core: symbols, books, orders, accounts, market data.
+
+Synchronous, with no clock and no I/O: time is passed in, results are returned.
+"""

@@ -1,0 +1,120 @@
+"""Users, their cash and their holdings, with funds reserved by live orders.
+
+All amounts are integers: cash in cash units, holdings in the symbol's lots.
+The invariants the rest of the engine relies on (and the property tests check):
+
+* ``0 <= reserved_cash <= cash`` and ``0 <= position.reserved <= position.qty``;
+* ``reserved_cash`` is the sum of the ``reserved`` of the user's live buy orders,
+  ``position.reserved`` the same for live sell orders of that symbol;
+* a trade moves cash and lots between two accounts and creates or destroys neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class UserInfo:
+    """The registered user's details (the requirements' user record)."""
+
+    user: str
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    token: str = ""
+    admin: bool = False
+
+
+class Position:
+    """Holdings of one symbol: quantity, what live sells reserve, and cost basis.
+
+    ``cost`` is the total cost basis in cash units of the ``qty`` held (average cost
+    method): a buy adds what it paid, a sell removes the average cost of what it sold
+    and realizes the difference into ``realized``.
+    """
+
+    __slots__ = ("cost", "qty", "realized", "reserved", "symbol")
+
+    def __init__(self, symbol: str, qty: int = 0, cost: int = 0) -> None:
+        self.symbol = symbol
+        self.qty = qty
+        self.reserved = 0
+        self.cost = cost
+        self.realized = 0
+
+    @property
+    def available(self) -> int:
+        return self.qty - self.reserved
+
+    def bought(self, lots: int, value: int) -> None:
+        self.qty += lots
+        self.cost += value
+
+    def sold(self, lots: int, value: int) -> None:
+        # Remove the average cost of the lots sold; integer division leaves any
+        # rounding residue in the basis of what is still held, never invents cash.
+        removed = self.cost * lots // self.qty if self.qty else 0
+        self.qty -= lots
+        self.cost -= removed
+        self.realized += value - removed
+
+
+class Account:
+    """One user's cash and positions. Mutated only by the engine, on one thread."""
+
+    __slots__ = ("cash", "info", "positions", "reserved_cash")
+
+    def __init__(self, info: UserInfo, cash: int = 0) -> None:
+        self.info = info
+        self.cash = cash
+        self.reserved_cash = 0
+        self.positions: dict[str, Position] = {}
+
+    @property
+    def user(self) -> str:
+        return self.info.user
+
+    @property
+    def available_cash(self) -> int:
+        return self.cash - self.reserved_cash
+
+    def position(self, symbol: str) -> Position:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            pos = self.positions[symbol] = Position(symbol)
+        return pos
+
+
+@dataclass(slots=True)
+class Accounts:
+    """All accounts, by user id."""
+
+    by_user: dict[str, Account] = field(default_factory=dict)
+
+    def add(self, info: UserInfo, cash: int, holdings: dict[str, tuple[int, int]]) -> Account:
+        """Register a user with cash and ``{symbol: (lots, cost)}`` holdings."""
+        if info.user in self.by_user:
+            raise ValueError(f"duplicate user {info.user!r}")
+        account = Account(info, cash)
+        for symbol, (lots, cost) in holdings.items():
+            account.positions[symbol] = Position(symbol, lots, cost)
+        self.by_user[info.user] = account
+        return account
+
+    def get(self, user: str) -> Account | None:
+        return self.by_user.get(user)
+
+    def __iter__(self) -> Iterator[Account]:
+        return iter(self.by_user.values())
+
+    def totals(self) -> tuple[int, dict[str, int]]:
+        """Total cash and lots per symbol across all users (conserved by trading)."""
+        cash = 0
+        lots: dict[str, int] = {}
+        for account in self.by_user.values():
+            cash += account.cash
+            for symbol, pos in account.positions.items():
+                lots[symbol] = lots.get(symbol, 0) + pos.qty
+        return cash, lots

@@ -1,0 +1,511 @@
+"""The exchange's commands: everything a request can do to orders and accounts.
+
+:class:`Exchange` is synchronous and has no clock: every command that depends on time
+takes ``now`` (microseconds since the epoch). Run on one thread, a command is atomic:
+it checks, reserves, matches and settles before the next one starts, which is why no
+cash or share can be spent twice however the server interleaves its sessions.
+
+Inputs are integers already converted at the edge (ticks, lots, cash units). For
+``qty``/``price``/``stop_price``, ``0`` means "given, but not a positive multiple of
+the grid" (the order is then rejected ``bad_qty``/``bad_price``) and ``None`` means
+"not given". Structural mistakes raise :class:`CommandError` and change nothing;
+business refusals create a ``rejected`` order that keeps its id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from exchange.core.accounts import Account, UserInfo
+from exchange.core.book import OrderBook
+from exchange.core.marketdata import INTERVALS, Candle, MarketData
+from exchange.core.matching import MatchingCore
+from exchange.core.orders import (
+    ACCEPTED,
+    BUY,
+    CANCELED,
+    DAY,
+    EXPIRED,
+    GTD,
+    LIMIT,
+    LIVE_STATUSES,
+    MARKET,
+    OP_RULES,
+    PARTIALLY_FILLED,
+    PAUSED,
+    REJECTED,
+    SELL,
+    STOP,
+    STOP_LIMIT,
+    STP_NONE,
+    Order,
+)
+from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
+from exchange.core.store import MemoryStore, Store
+from exchange.core.symbols import Money, SymbolSpec, cash_decimals_for
+
+DEFAULT_MAX_OPEN_ORDERS = 100_000
+NEEDS_PRICE = {LIMIT: True, STOP_LIMIT: True, MARKET: False, STOP: False}
+NEEDS_STOP = {LIMIT: False, MARKET: False, STOP: True, STOP_LIMIT: True}
+
+
+class Exchange(MatchingCore):
+    """All books, accounts and orders of one exchange."""
+
+    def __init__(
+        self,
+        symbols: Iterable[SymbolSpec],
+        *,
+        store: Store | None = None,
+        max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
+    ) -> None:
+        super().__init__(store if store is not None else MemoryStore())
+        specs = list(symbols)
+        cash_decimals = cash_decimals_for(specs)
+        self.money = Money(cash_decimals)
+        for spec in specs:
+            if spec.symbol in self.specs:
+                raise ValueError(f"duplicate symbol {spec.symbol!r}")
+            spec.set_cash_decimals(cash_decimals)
+            self.specs[spec.symbol] = spec
+            self.books[spec.symbol] = OrderBook(spec)
+            self.market[spec.symbol] = MarketData()
+        self.max_open_orders = max_open_orders
+        self.market_open = True
+
+    # -- set-up -----------------------------------------------------------------------
+    def add_user(
+        self, info: UserInfo, cash: int, holdings: dict[str, int] | None = None
+    ) -> Account:
+        """Register a user with cash units and ``{symbol: lots}`` of holdings.
+
+        Initial holdings cost their symbol's reference price (else nothing), so that
+        the portfolio's P/L starts from a meaningful basis.
+        """
+        priced: dict[str, tuple[int, int]] = {}
+        for symbol, lots in (holdings or {}).items():
+            spec = self._spec(symbol)
+            ref = spec.reference_price or 0
+            priced[symbol] = (lots, lots * ref * spec.mult)
+        return self.accounts.add(info, cash, priced)
+
+    # -- lookups ----------------------------------------------------------------------
+    def _spec(self, symbol: str) -> SymbolSpec:
+        spec = self.specs.get(symbol)
+        if spec is None:
+            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
+        return spec
+
+    def _book(self, symbol: str) -> OrderBook:
+        book = self.books.get(symbol)
+        if book is None:
+            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
+        return book
+
+    def account(self, user: str) -> Account:
+        account = self.accounts.get(user)
+        if account is None:
+            raise CommandError("auth_required", "user: not a registered user")
+        return account
+
+    def find(self, user: str, order_id: int | None = None,
+             client_order_id: str | None = None) -> Order:
+        """The user's order by id or client id; anybody else's is ``unknown_order``."""
+        if order_id is not None:
+            order = self.store.get_order(order_id)
+        elif client_order_id is not None:
+            order = self.store.by_client_id(user, client_order_id)
+        else:
+            raise CommandError("bad_request", "order_id: order_id or client_order_id is required")
+        if order is None or order.user != user:
+            what = order_id if order_id is not None else repr(client_order_id)
+            raise CommandError("unknown_order", f"order_id: no such order {what}")
+        return order
+
+    def _owned_for(self, op: str, user: str, order_id: int, now: int,
+                   out: Outcome) -> tuple[OrderBook, Order]:
+        order = self.find(user, order_id)
+        book = self.books[order.symbol]
+        self._expire_due(book, now, out)
+        error = OP_RULES[op][order.status]
+        if error is not None:
+            raise CommandError(error, f"order_id: order {order_id} is {order.status}")
+        return book, order
+
+    # -- place ------------------------------------------------------------------------
+    def place(
+        self,
+        user: str,
+        symbol: str,
+        side: str,
+        qty: int,
+        now: int,
+        *,
+        kind: str = LIMIT,
+        tif: str = "gtc",
+        price: int | None = None,
+        stop_price: int | None = None,
+        expires_at: int | None = None,
+        post_only: bool = False,
+        stp: str = STP_NONE,
+        client_order_id: str | None = None,
+    ) -> Outcome:
+        account = self.account(user)
+        book = self._book(symbol)
+        if client_order_id is not None:
+            existing = self.store.by_client_id(user, client_order_id)
+            if existing is not None:
+                out = Outcome(existing)
+                out.duplicate = True
+                return out
+        self._check_shape(kind, tif, price, stop_price, expires_at, post_only, now)
+        order = Order(self.next_order_id, user, symbol, side, kind, tif, qty,
+                      price or None, stop_price or None, now, expires_at, post_only, stp,
+                      client_order_id)
+        self.next_order_id += 1
+        order.account = account
+        order.position = account.position(symbol)
+        out = Outcome(order)
+        self._expire_due(book, now, out)
+        self._admit(book, order, now, out, bad_price=price == 0 or stop_price == 0)
+        out.book_changes = book.end_step()
+        return out
+
+    def _admit(self, book: OrderBook, order: Order, now: int, out: Outcome,
+               bad_price: bool) -> None:
+        """Reject the order, or reserve its funds and send it into play."""
+        reason = self._reject_reason(book, order, bad_price)
+        if reason is not None:
+            return self._reject(order, reason)
+        account = order.account
+        assert account is not None and order.position is not None
+        side, kind, qty, price = order.side, order.kind, order.qty, order.price
+        market_like = kind in (MARKET, STOP)
+        if side == BUY:
+            if not market_like:
+                need = qty * price * book.spec.mult  # type: ignore[operator]
+                if need > account.available_cash:
+                    return self._reject(order, "insufficient_funds")
+                order.reserved = need
+                account.reserved_cash += need
+        else:
+            pos = order.position
+            if qty > pos.available:
+                return self._reject(order, "insufficient_holdings")
+            order.reserved = qty
+            pos.reserved += qty
+        if kind == LIMIT and order.post_only and self._crosses(book, side, price):  # type: ignore[arg-type]
+            self._release(order)
+            return self._reject(order, "would_take")
+        if kind == MARKET:
+            reason = self._market_reject(book, order)
+            if reason is not None:
+                self._release(order)
+                return self._reject(order, reason)
+        order.status = ACCEPTED
+        self.store.add_order(order)
+        self._activate(book, order, now, out)
+        if order.expires_at is not None and order.live:
+            book.add_expiry(order)
+        return None
+
+    def _check_shape(self, kind: str, tif: str, price: int | None, stop_price: int | None,
+                     expires_at: int | None, post_only: bool, now: int) -> None:
+        """Structural checks: a broken request is an error and creates no order."""
+        if NEEDS_PRICE[kind] and price is None:
+            raise CommandError("bad_request", f"price: required for a {kind} order")
+        if not NEEDS_PRICE[kind] and price is not None:
+            raise CommandError("bad_request", f"price: not allowed for a {kind} order")
+        if NEEDS_STOP[kind] and stop_price is None:
+            raise CommandError("bad_request", f"stop_price: required for a {kind} order")
+        if not NEEDS_STOP[kind] and stop_price is not None:
+            raise CommandError("bad_request", f"stop_price: not allowed for a {kind} order")
+        if post_only and kind != LIMIT:
+            raise CommandError("bad_request", "post_only: only for limit orders")
+        if tif == GTD and expires_at is None:
+            raise CommandError("bad_request", "expire_at: gtd needs ttl_ms or expire_at")
+        if tif != GTD and expires_at is not None:
+            raise CommandError("bad_request", f"ttl_ms: an expiry needs tif gtd, not {tif}")
+        if expires_at is not None and expires_at <= now:
+            raise CommandError("bad_request", "expire_at: is in the past")
+
+    def _reject_reason(self, book: OrderBook, order: Order, bad_price: bool) -> str | None:
+        if not self.market_open:
+            return "market_closed"
+        if book.halted:
+            return "halted"
+        if order.qty <= 0:
+            return "bad_qty"
+        if bad_price:
+            return "bad_price"
+        price = order.price
+        if price is not None and not book.spec.band_allows(price, self.market[order.symbol].last):
+            return "price_band"
+        if len(self.store.live_orders(order.user)) >= self.max_open_orders:
+            return "too_many_orders"
+        return None
+
+    def _reject(self, order: Order, reason: str) -> None:
+        order.status = REJECTED
+        order.reason = reason
+        self.store.add_order(order)
+
+    def _crosses(self, book: OrderBook, side: str, price: int) -> bool:
+        if side == BUY:
+            best = book.best_ask()
+            return best is not None and best <= price
+        best = book.best_bid()
+        return best is not None and best >= price
+
+    def _market_reject(self, book: OrderBook, order: Order) -> str | None:
+        """A market order facing an empty book, or a buy that can't pay for one lot."""
+        if order.side == BUY:
+            best = book.best_ask()
+            if best is None:
+                return "no_liquidity"
+            if order.account.available_cash < best * book.spec.mult:  # type: ignore[union-attr]
+                return "insufficient_funds"
+            return None
+        return "no_liquidity" if book.best_bid() is None else None
+
+    # -- modify / cancel / pause / resume ----------------------------------------------
+    def modify(self, user: str, order_id: int, now: int, *, qty: int | None = None,
+               price: int | None = None) -> Outcome:
+        out = Outcome()
+        book, order = self._owned_for("modify", user, order_id, now, out)
+        out.order = order
+        self._check_trading(book, "modify")
+        new_qty, new_price, delta = self._check_modify(book, order, qty, price)
+        keeps_place = new_price == order.price and new_qty <= order.qty
+        resting = order.order_id in book.index
+        if resting and keeps_place:
+            book.reduce(order, order.qty - new_qty)
+        elif resting:
+            book.unrest(order)
+        order.qty = new_qty
+        order.price = new_price
+        order.reserved += delta
+        if order.side == BUY:
+            order.account.reserved_cash += delta  # type: ignore[union-attr]
+        else:
+            order.position.reserved += delta  # type: ignore[union-attr]
+        if resting and not keeps_place:
+            self._execute(book, order, now, out, addressed=True)
+            if out.trades:
+                self._run_stops(book, now, out)
+        out.book_changes = book.end_step()
+        return out
+
+    def _check_trading(self, book: OrderBook, op: str) -> None:
+        if not self.market_open:
+            raise CommandError("bad_state", f"op: cannot {op} while the market is closed")
+        if book.halted:
+            raise CommandError("bad_state", f"op: cannot {op} while {book.spec.symbol} is halted")
+
+    def _check_modify(self, book: OrderBook, order: Order, qty: int | None,
+                      price: int | None) -> tuple[int, int | None, int]:
+        """Validate a modify; returns the new qty, the new price and the reservation delta."""
+        if qty is None and price is None:
+            raise CommandError("bad_request", "qty: give a new qty and/or price")
+        if qty is not None and qty <= 0:
+            raise CommandError("bad_request", "qty: not a positive multiple of the lot size")
+        if qty is not None and qty <= order.filled:
+            raise CommandError("bad_request", "qty: must exceed the filled quantity")
+        if price is not None:
+            if order.price is None:
+                raise CommandError("bad_request", f"price: a {order.kind} order has no price")
+            if price <= 0:
+                raise CommandError("bad_request", "price: not a positive multiple of the tick")
+            if not book.spec.band_allows(price, self.market[order.symbol].last):
+                raise CommandError("bad_request", "price: outside the price band")
+            if order.post_only and self._crosses(book, order.side, price):
+                raise CommandError("bad_request", "price: a post_only order would take")
+        new_qty = qty if qty is not None else order.qty
+        new_price = price if price is not None else order.price
+        leaves = new_qty - order.filled
+        if order.side == SELL:
+            delta = leaves - order.reserved
+            if delta > order.position.available:  # type: ignore[union-attr]
+                raise CommandError("insufficient_holdings", "qty: not enough holdings available")
+        elif new_price is not None and order.kind != STOP:
+            delta = leaves * new_price * book.spec.mult - order.reserved
+            if delta > order.account.available_cash:  # type: ignore[union-attr]
+                raise CommandError("insufficient_funds", "qty: not enough cash available")
+        else:
+            delta = 0
+        return new_qty, new_price, delta
+
+    def cancel(self, user: str, order_id: int, now: int) -> Outcome:
+        out = Outcome()
+        book, order = self._owned_for("cancel", user, order_id, now, out)
+        out.order = order
+        self._take_out(book, order)
+        self._end(order, CANCELED, None)
+        out.book_changes = book.end_step()
+        return out
+
+    def cancel_all(self, user: str, symbol: str, now: int) -> Outcome:
+        """Cancel every live order of the user on one symbol (the server fans out)."""
+        book = self._book(symbol)
+        out = Outcome()
+        self._expire_due(book, now, out)
+        live = self.store.live_orders(user)
+        for order in [o for o in live.values() if o.symbol == symbol]:
+            self._take_out(book, order)
+            self._end(order, CANCELED, None)
+            out.orders.append(order)
+        out.book_changes = book.end_step()
+        return out
+
+    def pause(self, user: str, order_id: int, now: int) -> Outcome:
+        out = Outcome()
+        book, order = self._owned_for("pause", user, order_id, now, out)
+        out.order = order
+        self._take_out(book, order)
+        order.status = PAUSED
+        book.paused[order.order_id] = order
+        out.book_changes = book.end_step()
+        return out
+
+    def resume(self, user: str, order_id: int, now: int) -> Outcome:
+        out = Outcome()
+        book, order = self._owned_for("resume", user, order_id, now, out)
+        out.order = order
+        self._check_trading(book, "resume")
+        del book.paused[order.order_id]
+        order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
+        self._activate(book, order, now, out)
+        out.book_changes = book.end_step()
+        return out
+
+    # -- time -------------------------------------------------------------------------
+    def next_expiry(self, symbol: str) -> int | None:
+        """When this book next has an order to expire (for the server's one timer per book)."""
+        return self.books[symbol].next_expiry(self.store.all_orders())
+
+    def expire(self, symbol: str, now: int) -> Outcome:
+        """Expire what is due on one book (the timer's command)."""
+        book = self._book(symbol)
+        out = Outcome()
+        self._expire_due(book, now, out)
+        out.book_changes = book.end_step()
+        return out
+
+    def expire_session(self, symbol: str, now: int, everything: bool = False) -> Outcome:
+        """Market close on one book: expire its ``day`` orders, or every live order."""
+        book = self._book(symbol)
+        out = Outcome()
+        self._expire_due(book, now, out)
+        for order in book.live_orders():
+            if everything or order.tif == DAY:
+                self._take_out(book, order)
+                self._end(order, EXPIRED, None)
+                out.orders.append(order)
+                out.events.append(Event(EXPIRED_EVENT, order))
+        out.book_changes = book.end_step()
+        return out
+
+    def set_market_open(self, is_open: bool) -> None:
+        """Close (``place`` is rejected ``market_closed``) or open the market.
+
+        Opening starts a new session: open/high/low/volume restart from the next trade.
+        """
+        if is_open and not self.market_open:
+            for md in self.market.values():
+                md.reset_session()
+        self.market_open = is_open
+
+    def set_halted(self, symbol: str, halted: bool) -> None:
+        self._book(symbol).halted = halted
+
+    # -- queries ------------------------------------------------------------------------
+    def orders_of(
+        self, user: str, symbol: str | None = None, live_only: bool = True
+    ) -> list[Order]:
+        if live_only:
+            orders: Iterable[Order] = self.store.live_orders(user).values()
+        else:
+            orders = self.store.user_orders(user)
+        return [o for o in orders if symbol is None or o.symbol == symbol]
+
+    def fills_of(self, user: str, symbol: str | None = None,
+                 limit: int = 100) -> list[tuple[Trade, str]]:
+        fills = self.store.user_fills(user)
+        if symbol is not None:
+            fills = [f for f in fills if f[0].symbol == symbol]
+        return fills[-limit:] if limit > 0 else []
+
+    def depth(self, symbol: str, depth: int) -> tuple[int, list[tuple[int, int]],
+                                                      list[tuple[int, int]]]:
+        book = self._book(symbol)
+        bids, asks = book.depth(depth)
+        return book.seq, bids, asks
+
+    def market_data(self, symbol: str) -> MarketData:
+        self._book(symbol)
+        return self.market[symbol]
+
+    def candles(self, symbol: str, interval: str, limit: int) -> list[Candle]:
+        if interval not in INTERVALS:
+            raise CommandError("bad_request", f"interval: unknown interval {interval!r}")
+        return self.market_data(symbol).recent_candles(interval, limit)
+
+    def mark_price(self, symbol: str) -> int | None:
+        """Last trade price, else the reference price (what portfolios are valued at)."""
+        last = self.market[symbol].last
+        return last if last is not None else self.specs[symbol].reference_price
+
+    # -- cash ---------------------------------------------------------------------------
+    def deposit(self, user: str, amount: int) -> Account:
+        if amount <= 0:
+            raise CommandError("bad_request", "amount: must be a positive amount of cash")
+        account = self.account(user)
+        account.cash += amount
+        return account
+
+    def withdraw(self, user: str, amount: int) -> Account:
+        if amount <= 0:
+            raise CommandError("bad_request", "amount: must be a positive amount of cash")
+        account = self.account(user)
+        if amount > account.available_cash:
+            raise CommandError("insufficient_funds", "amount: more than the available cash")
+        account.cash -= amount
+        return account
+
+    # -- audit --------------------------------------------------------------------------
+    def live_statuses(self) -> frozenset[str]:
+        return LIVE_STATUSES
+
+    def check_invariants(self) -> None:
+        """Assert the engine's invariants; used by the tests after every step."""
+        for symbol, book in self.books.items():
+            best_bid, best_ask = book.best_bid(), book.best_ask()
+            assert best_bid is None or best_ask is None or best_bid < best_ask, symbol
+            for side in (book.bids, book.asks):
+                assert len(side.prices) == len(side.levels)
+                for price, level in side.levels.items():
+                    assert level.orders, (symbol, price)
+                    assert level.total == sum(o.qty - o.filled for o in level.orders.values())
+                    for order in level.orders.values():
+                        assert order.price == price and order.status in LIVE_STATUSES
+                        assert book.index.get(order.order_id) is order
+        reserved_cash: dict[str, int] = {}
+        reserved_lots: dict[tuple[str, str], int] = {}
+        for order in self.store.all_orders().values():
+            if order.status in LIVE_STATUSES:
+                assert 0 <= order.filled < order.qty, order
+                if order.side == BUY:
+                    reserved_cash[order.user] = reserved_cash.get(order.user, 0) + order.reserved
+                else:
+                    key = (order.user, order.symbol)
+                    reserved_lots[key] = reserved_lots.get(key, 0) + order.reserved
+            else:
+                assert order.reserved == 0, order
+        for account in self.accounts:
+            assert account.cash >= 0, account.user
+            assert account.reserved_cash == reserved_cash.get(account.user, 0), account.user
+            assert account.reserved_cash <= account.cash, account.user
+            for symbol, pos in account.positions.items():
+                assert pos.qty >= 0 and pos.reserved >= 0, (account.user, symbol)
+                assert pos.reserved <= pos.qty, (account.user, symbol)
+                assert pos.reserved == reserved_lots.get((account.user, symbol), 0)

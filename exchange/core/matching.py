@@ -1,0 +1,331 @@
+"""Matching: the price-time walk, settlement, stop triggers and how an order finishes.
+
+This is the hot path, so it is written for CPython speed: attributes read into locals,
+no helper calls inside the per-fill loop, settlement inlined. The rules it implements
+are the protocol's:
+
+* a buy trades with sells priced at or below its limit, lowest price first, oldest
+  first within a price (sells mirror it); the trade price is the resting order's;
+* a fill settles both accounts at once: the buyer pays ``price * qty`` and releases
+  what it had reserved for those lots at its own limit (price improvement comes back),
+  the seller hands over the lots it had reserved and receives the cash;
+* a market buy spends only the cash available when it trades;
+* self-trade prevention follows the taker's ``stp`` mode;
+* a trade moves the last price, which may trigger stops; triggered stops trade in the
+  same command, oldest first, until no more trigger.
+
+Every expired order has been dropped before a walk starts (``_expire_due`` runs at the
+top of each command that can match), so the walk itself never meets one.
+"""
+
+from __future__ import annotations
+
+from exchange.core.accounts import Accounts
+from exchange.core.book import OrderBook
+from exchange.core.marketdata import MarketData
+from exchange.core.orders import (
+    ACCEPTED,
+    BUY,
+    CANCELED,
+    EXPIRED,
+    FILLED,
+    FOK,
+    IOC,
+    LIMIT,
+    PARTIALLY_FILLED,
+    PAUSED,
+    PENDING,
+    STOP_LIMIT,
+    STP_CANCEL_NEWEST,
+    STP_CANCEL_OLDEST,
+    STP_NONE,
+    Order,
+)
+from exchange.core.results import (
+    CANCELED_EVENT,
+    EXPIRED_EVENT,
+    FILL,
+    TRIGGERED,
+    Event,
+    Outcome,
+    Trade,
+)
+from exchange.core.store import Store
+from exchange.core.symbols import SymbolSpec
+
+SELF_TRADE = "self_trade"
+NO_CASH = "insufficient_funds"
+
+
+class MatchingCore:
+    """State shared by all commands, and the matching machinery they use."""
+
+    def __init__(self, store: Store) -> None:
+        self.specs: dict[str, SymbolSpec] = {}
+        self.books: dict[str, OrderBook] = {}
+        self.market: dict[str, MarketData] = {}
+        self.accounts = Accounts()
+        self.store = store
+        self.next_order_id = 1
+        self.next_trade_id = 1
+
+    # -- ending orders ------------------------------------------------------------------
+    def _release(self, order: Order) -> None:
+        """Give back whatever the order still reserves."""
+        reserved = order.reserved
+        if reserved:
+            if order.side == BUY:
+                order.account.reserved_cash -= reserved  # type: ignore[union-attr]
+            else:
+                order.position.reserved -= reserved  # type: ignore[union-attr]
+            order.reserved = 0
+
+    def _end(self, order: Order, status: str, reason: str | None) -> None:
+        """Move a live order (already out of the book) to a terminal status."""
+        order.status = status
+        order.reason = reason
+        self._release(order)
+        self.store.order_ended(order)
+
+    def _take_out(self, book: OrderBook, order: Order) -> None:
+        """Remove a live order from wherever it waits: its level, the stops, or paused."""
+        oid = order.order_id
+        if oid in book.index:
+            book.unrest(order)
+        elif oid in book.stops:
+            book.remove_stop(order)
+        else:
+            book.paused.pop(oid, None)
+
+    def _expire_due(self, book: OrderBook, now: int, out: Outcome) -> None:
+        """Expire every order of this book whose time has come (lazy and timer expiry)."""
+        expiries = book.expiries
+        if not expiries or expiries[0][0] > now:
+            return
+        for order in book.pop_expired(now, self.store.all_orders()):
+            self._take_out(book, order)
+            self._end(order, EXPIRED, None)
+            out.events.append(Event(EXPIRED_EVENT, order))
+
+    # -- executing an order ---------------------------------------------------------------
+    def _execute(self, book: OrderBook, order: Order, now: int, out: Outcome,
+                 addressed: bool) -> None:
+        """Trade an active order against the book, then rest it or end it by its rules."""
+        limit = order.price if (order.kind == LIMIT or order.kind == STOP_LIMIT) else None
+        if order.tif == FOK and not self._fok_fillable(book, order, limit):
+            self._finish_ended(order, EXPIRED, None, out, addressed)
+            return
+        stopped = self._match(book, order, limit, now, out, addressed)
+        if order.filled == order.qty:
+            self._finish_ended(order, FILLED, None, out, addressed)
+        elif stopped is not None:
+            self._finish_ended(order, CANCELED, stopped, out, addressed)
+        elif limit is None or order.tif == IOC or order.tif == FOK:
+            self._finish_ended(order, EXPIRED, None, out, addressed)
+        else:
+            book.rest(order)
+
+    def _finish_ended(self, order: Order, status: str, reason: str | None, out: Outcome,
+                      addressed: bool) -> None:
+        self._end(order, status, reason)
+        if not addressed:
+            kind = CANCELED_EVENT if status == CANCELED else EXPIRED_EVENT
+            if status != FILLED:  # a fill event already told the owner it is filled
+                out.events.append(Event(kind, order))
+
+    def _fok_fillable(self, book: OrderBook, order: Order, limit: int | None) -> bool:
+        """Whether the whole order could fill now, walking the book as matching would."""
+        buy = order.side == BUY
+        side = book.asks if buy else book.bids
+        need = order.qty - order.filled
+        user = order.user
+        stp = order.stp
+        cash = order.account.available_cash if (buy and limit is None) else None  # type: ignore[union-attr]
+        mult = book.spec.mult
+        prices = side.prices if buy else reversed(side.prices)
+        for price in prices:
+            if limit is not None and (price > limit if buy else price < limit):
+                return False
+            for maker in side.levels[price].orders.values():
+                if stp != STP_NONE and maker.user == user:
+                    if stp == STP_CANCEL_OLDEST:
+                        continue
+                    return False
+                q = min(need, maker.qty - maker.filled)
+                if cash is not None:
+                    q = min(q, cash // (price * mult))
+                    if q == 0:
+                        return False
+                    cash -= q * price * mult
+                need -= q
+                if need == 0:
+                    return True
+        return False
+
+    def _match(self, book: OrderBook, taker: Order, limit: int | None, now: int,
+               out: Outcome, addressed: bool) -> str | None:
+        """Walk the opposite side; returns why matching stopped early, if it did."""
+        buy = taker.side == BUY
+        side = book.asks if buy else book.bids
+        prices = side.prices
+        if not prices:
+            return None
+        levels = side.levels
+        index = book.index
+        spec = book.spec
+        mult = spec.mult
+        symbol = spec.symbol
+        md = self.market[symbol]
+        store = self.store
+        end = self._end
+        events = out.events
+        trades = out.trades
+        fills = out.fills
+        tacct = taker.account
+        tpos = taker.position
+        assert tacct is not None and tpos is not None
+        tuser = taker.user
+        stp = taker.stp
+        check_self = stp != STP_NONE
+        cash_capped = buy and limit is None
+        taker_side = taker.side
+        remaining = taker.qty - taker.filled
+        stopped: str | None = None
+        while remaining and prices:
+            best = prices[0] if buy else prices[-1]
+            if limit is not None and (best > limit if buy else best < limit):
+                break
+            level = levels[best]
+            orders = level.orders
+            gone: list[Order] = []
+            for maker in orders.values():
+                if check_self and maker.user == tuser:
+                    if stp != STP_CANCEL_NEWEST:  # cancel_oldest or cancel_both
+                        level.total -= maker.qty - maker.filled
+                        gone.append(maker)
+                        end(maker, CANCELED, SELF_TRADE)
+                        events.append(Event(CANCELED_EVENT, maker))
+                    if stp != STP_CANCEL_OLDEST:  # cancel_newest or cancel_both
+                        stopped = SELF_TRADE
+                        break
+                    continue
+                mleft = maker.qty - maker.filled
+                q = remaining if remaining < mleft else mleft
+                if cash_capped:
+                    afford = tacct.available_cash // (best * mult)
+                    if afford < q:
+                        q = afford
+                        if not q:
+                            stopped = NO_CASH
+                            break
+                value = best * q * mult
+                notional = best * q
+                if buy:
+                    trade = Trade(self.next_trade_id, symbol, best, q, taker.order_id,
+                                  maker.order_id, taker_side, now, tuser, maker.user)
+                    # buyer = taker
+                    tacct.cash -= value
+                    if taker.reserved:
+                        rel = taker.price * q * mult  # type: ignore[operator]
+                        taker.reserved -= rel
+                        tacct.reserved_cash -= rel
+                    tpos.qty += q
+                    tpos.cost += value
+                    # seller = maker
+                    mpos = maker.position
+                    mpos.sold(q, value)  # type: ignore[union-attr]
+                    mpos.reserved -= q  # type: ignore[union-attr]
+                    maker.reserved -= q
+                    maker.account.cash += value  # type: ignore[union-attr]
+                else:
+                    trade = Trade(self.next_trade_id, symbol, best, q, maker.order_id,
+                                  taker.order_id, taker_side, now, maker.user, tuser)
+                    # buyer = maker, who reserved at its own price = the trade price
+                    macct = maker.account
+                    macct.cash -= value  # type: ignore[union-attr]
+                    macct.reserved_cash -= value  # type: ignore[union-attr]
+                    maker.reserved -= value
+                    mpos = maker.position
+                    mpos.qty += q  # type: ignore[union-attr]
+                    mpos.cost += value  # type: ignore[union-attr]
+                    # seller = taker
+                    tpos.sold(q, value)
+                    tpos.reserved -= q
+                    taker.reserved -= q
+                    tacct.cash += value
+                self.next_trade_id += 1
+                maker.filled += q
+                maker.notional += notional
+                taker.filled += q
+                taker.notional += notional
+                remaining -= q
+                level.total -= q
+                md.record(trade)
+                trades.append(trade)
+                store.add_fill(maker.user, trade, maker.side)
+                store.add_fill(tuser, trade, taker_side)
+                taker.status = FILLED if not remaining else PARTIALLY_FILLED
+                if maker.filled == maker.qty:
+                    gone.append(maker)
+                    end(maker, FILLED, None)
+                else:
+                    maker.status = PARTIALLY_FILLED
+                events.append(Event(FILL, maker, trade))
+                if addressed:
+                    fills.append(trade)
+                else:
+                    events.append(Event(FILL, taker, trade))
+                if not remaining:
+                    break
+            for maker in gone:
+                del orders[maker.order_id]
+                del index[maker.order_id]
+            side.dirty.add(best)
+            if not orders:
+                del levels[best]
+                prices.remove(best)
+            if stopped is not None:
+                break
+        return stopped
+
+    # -- stops ------------------------------------------------------------------------------
+    def _trigger(self, book: OrderBook, order: Order, now: int, out: Outcome,
+                 addressed: bool) -> None:
+        order.triggered = True
+        order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
+        if not addressed:
+            out.events.append(Event(TRIGGERED, order))
+        self._execute(book, order, now, out, addressed)
+
+    def _run_stops(self, book: OrderBook, now: int, out: Outcome) -> None:
+        """Trigger pending stops while the last price satisfies them (cascades included)."""
+        md = self.market[book.spec.symbol]
+        while book.stops and md.last is not None:
+            due = book.due_stops(md.last)
+            if not due:
+                return
+            for order in due:
+                self._trigger(book, order, now, out, addressed=False)
+
+    def _stop_condition(self, order: Order) -> bool:
+        last = self.market[order.symbol].last
+        if last is None or order.stop_price is None:
+            return False
+        return last >= order.stop_price if order.side == BUY else last <= order.stop_price
+
+    def _activate(self, book: OrderBook, order: Order, now: int, out: Outcome) -> None:
+        """Send an order that was just placed or resumed into play (addressed by the command)."""
+        if not order.triggered:
+            order.status = PENDING
+            if self._stop_condition(order):
+                self._trigger(book, order, now, out, addressed=True)
+            else:
+                book.add_stop(order)
+        else:
+            self._execute(book, order, now, out, addressed=True)
+        if out.trades:
+            self._run_stops(book, now, out)
+
+
+# Re-exported for the engine, which checks statuses it may not move from.
+__all__ = ["PAUSED", "MatchingCore"]

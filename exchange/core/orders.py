@@ -1,0 +1,160 @@
+"""The order record and the rules of its lifecycle, written as tables.
+
+Enumerations are plain interned strings (the protocol's own words) rather than Enum
+members: they are compared on the hot path of matching millions of times and written
+to the wire unchanged, so a string is both the fastest and the simplest choice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from exchange.core.accounts import Account, Position
+
+BUY: Final = "buy"
+SELL: Final = "sell"
+
+LIMIT: Final = "limit"
+MARKET: Final = "market"
+STOP: Final = "stop"
+STOP_LIMIT: Final = "stop_limit"
+
+GTC: Final = "gtc"
+IOC: Final = "ioc"
+FOK: Final = "fok"
+DAY: Final = "day"
+GTD: Final = "gtd"
+
+STP_NONE: Final = "none"
+STP_CANCEL_NEWEST: Final = "cancel_newest"
+STP_CANCEL_OLDEST: Final = "cancel_oldest"
+STP_CANCEL_BOTH: Final = "cancel_both"
+
+PENDING: Final = "pending"
+ACCEPTED: Final = "accepted"
+PARTIALLY_FILLED: Final = "partially_filled"
+PAUSED: Final = "paused"
+FILLED: Final = "filled"
+CANCELED: Final = "canceled"
+EXPIRED: Final = "expired"
+REJECTED: Final = "rejected"
+
+LIVE_STATUSES: Final = frozenset({PENDING, ACCEPTED, PARTIALLY_FILLED, PAUSED})
+"""An order in one of these still holds a reservation and may still change."""
+
+# Every status an order may move to from each status. Terminal statuses have none.
+# The engine asserts against this table in debug runs and tests check it exhaustively.
+TRANSITIONS: Final[dict[str, frozenset[str]]] = {
+    PENDING: frozenset({ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, PAUSED}),
+    ACCEPTED: frozenset({PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, PAUSED}),
+    PARTIALLY_FILLED: frozenset({PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, PAUSED}),
+    PAUSED: frozenset({PENDING, ACCEPTED, PARTIALLY_FILLED, CANCELED, EXPIRED}),
+    FILLED: frozenset(),
+    CANCELED: frozenset(),
+    EXPIRED: frozenset(),
+    REJECTED: frozenset(),
+}
+
+# What each lifecycle op does from each status: None means "allowed", otherwise the
+# protocol's error code. One table instead of a thicket of ifs in every op.
+_LIVE_OK = {PENDING: None, ACCEPTED: None, PARTIALLY_FILLED: None, PAUSED: None}
+_DEAD = {FILLED: "not_live", CANCELED: "not_live", EXPIRED: "not_live", REJECTED: "not_live"}
+OP_RULES: Final[dict[str, dict[str, str | None]]] = {
+    "cancel": {**_LIVE_OK, **_DEAD},
+    "modify": {**_LIVE_OK, **_DEAD},
+    "pause": {**_LIVE_OK, PAUSED: "bad_state", **_DEAD},
+    "resume": {PENDING: "bad_state", ACCEPTED: "bad_state", PARTIALLY_FILLED: "bad_state",
+               PAUSED: None, **_DEAD},
+}
+
+
+class Order:
+    """One order and everything the engine needs to know about it.
+
+    ``price`` and ``stop_price`` are ticks, ``qty``/``filled`` lots, ``notional`` the
+    sum of ``price * qty`` over its fills (ticks x lots, for the average price),
+    ``reserved`` what it still holds of its owner's account: cash units for a buy,
+    lots for a sell. Times are microseconds since the epoch, given by the caller.
+    ``account``/``position`` are direct references so settlement needs no lookups.
+    """
+
+    __slots__ = (
+        "accepted_at",
+        "account",
+        "client_order_id",
+        "expires_at",
+        "filled",
+        "kind",
+        "notional",
+        "order_id",
+        "position",
+        "post_only",
+        "price",
+        "qty",
+        "reason",
+        "reserved",
+        "side",
+        "status",
+        "stop_price",
+        "stp",
+        "symbol",
+        "tif",
+        "triggered",
+        "user",
+    )
+
+    def __init__(
+        self,
+        order_id: int,
+        user: str,
+        symbol: str,
+        side: str,
+        kind: str,
+        tif: str,
+        qty: int,
+        price: int | None,
+        stop_price: int | None,
+        accepted_at: int,
+        expires_at: int | None = None,
+        post_only: bool = False,
+        stp: str = STP_NONE,
+        client_order_id: str | None = None,
+    ) -> None:
+        self.order_id = order_id
+        self.user = user
+        self.symbol = symbol
+        self.side = side
+        self.kind = kind
+        self.tif = tif
+        self.qty = qty
+        self.price = price
+        self.stop_price = stop_price
+        self.accepted_at = accepted_at
+        self.expires_at = expires_at
+        self.post_only = post_only
+        self.stp = stp
+        self.client_order_id = client_order_id
+        self.filled = 0
+        self.notional = 0
+        self.reserved = 0
+        self.status: str = ACCEPTED
+        self.reason: str | None = None
+        self.triggered = kind in (LIMIT, MARKET)
+        self.account: Account | None = None
+        self.position: Position | None = None
+
+    @property
+    def leaves(self) -> int:
+        """Lots still to trade; 0 once the order is no longer live."""
+        return self.qty - self.filled if self.status in LIVE_STATUSES else 0
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    def __repr__(self) -> str:
+        return (
+            f"Order({self.order_id} {self.user} {self.side} {self.filled}/{self.qty}"
+            f" {self.symbol}@{self.price} {self.status})"
+        )

@@ -1,0 +1,188 @@
+"""Symbols and the fixed-point units the engine counts in.
+
+Inside the engine a price is a whole number of ticks, a quantity a whole number of
+lots and cash a whole number of *cash units* (10**-cash_decimals of the currency).
+Exact decimal strings exist only at the edge: this module converts between the two,
+so that no binary float ever touches money.
+
+The cash unit is chosen per exchange so that every trade value is an integer:
+one lot at one tick is worth ``tick_size * lot_size`` currency, so the cash scale
+needs at least ``decimals(tick) + decimals(lot)`` decimals for the finest symbol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from fractions import Fraction
+
+MIN_CASH_DECIMALS = 2
+"""Cash is never coarser than cents, so deposits like ``"10.50"`` always work."""
+
+
+def decimals_of(value: Decimal) -> int:
+    """Number of digits after the point that ``value`` needs (0 for whole numbers)."""
+    exponent = value.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def format_fixed(units: int, decimals: int) -> str:
+    """Write ``units * 10**-decimals`` with exactly ``decimals`` digits after the point."""
+    if decimals == 0:
+        return str(units)
+    sign = "-" if units < 0 else ""
+    digits = str(abs(units)).rjust(decimals + 1, "0")
+    return f"{sign}{digits[:-decimals]}.{digits[-decimals:]}"
+
+
+def format_trimmed(units: int, decimals: int) -> str:
+    """Like :func:`format_fixed` but without trailing zeros (the protocol's money format)."""
+    text = format_fixed(units, decimals)
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def to_units(value: Decimal, step: Decimal) -> int | None:
+    """``value / step`` when it is a positive whole number, else None.
+
+    None covers zero, negatives, non-multiples and non-finite input: every one of
+    them is "not a positive multiple of the step", the protocol's bad_price/bad_qty.
+    """
+    try:
+        if not value.is_finite():
+            return None
+        units, rest = divmod(value, step)
+    except InvalidOperation:
+        return None
+    if rest != 0 or units <= 0:
+        return None
+    return int(units)
+
+
+@dataclass(slots=True)
+class SymbolSpec:
+    """One tradable symbol: its grid (tick and lot) and its price band.
+
+    ``mult`` is the value in cash units of one lot at one tick, so a trade of ``q``
+    lots at ``p`` ticks is worth ``p * q * mult`` cash units exactly.
+    """
+
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    reference_price: int | None = None
+    """Ticks; the price band's centre until the first trade."""
+    price_band: Fraction | None = None
+    """Allowed relative distance from the reference, e.g. Fraction(1, 10) for 10%."""
+    price_decimals: int = 0
+    qty_decimals: int = 0
+    mult: int = 1
+    cash_decimals: int = MIN_CASH_DECIMALS
+    _price_text: dict[int, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        symbol: str,
+        tick_size: Decimal | str,
+        lot_size: Decimal | str,
+        reference_price: Decimal | str | None = None,
+        price_band: Decimal | str | None = None,
+    ) -> SymbolSpec:
+        tick = Decimal(tick_size)
+        lot = Decimal(lot_size)
+        if not (tick.is_finite() and tick > 0 and lot.is_finite() and lot > 0):
+            raise ValueError(f"{symbol}: tick_size and lot_size must be positive")
+        spec = cls(symbol=symbol, tick_size=tick, lot_size=lot)
+        spec.price_decimals = decimals_of(tick)
+        spec.qty_decimals = decimals_of(lot)
+        if reference_price is not None:
+            ref = to_units(Decimal(reference_price), tick)
+            if ref is None:
+                raise ValueError(f"{symbol}: reference_price must be a positive multiple of tick")
+            spec.reference_price = ref
+        if price_band is not None:
+            band = Fraction(Decimal(price_band))
+            if band <= 0:
+                raise ValueError(f"{symbol}: price_band must be positive")
+            spec.price_band = band
+        return spec
+
+    def set_cash_decimals(self, cash_decimals: int) -> None:
+        """Fix the exchange-wide cash scale; ``mult`` follows from it."""
+        value = self.tick_size * self.lot_size * (Decimal(10) ** cash_decimals)
+        if value != value.to_integral_value():
+            raise ValueError(f"{self.symbol}: cash scale too coarse for tick x lot")
+        self.cash_decimals = cash_decimals
+        self.mult = int(value)
+
+    # -- edge conversions -------------------------------------------------------------
+    def price_ticks(self, value: Decimal) -> int | None:
+        return to_units(value, self.tick_size)
+
+    def qty_lots(self, value: Decimal) -> int | None:
+        return to_units(value, self.lot_size)
+
+    def fmt_price(self, ticks: int) -> str:
+        # Prices repeat endlessly on a busy book: cache their text (bounded, see below).
+        text = self._price_text.get(ticks)
+        if text is None:
+            text = format_fixed(ticks * int(self.tick_size.scaleb(self.price_decimals)),
+                                self.price_decimals)
+            if len(self._price_text) < 100_000:  # a bound against unbounded price spray
+                self._price_text[ticks] = text
+        return text
+
+    def fmt_qty(self, lots: int) -> str:
+        return format_fixed(lots * int(self.lot_size.scaleb(self.qty_decimals)), self.qty_decimals)
+
+    def fmt_avg_price(self, notional: int, lots: int) -> str | None:
+        """Average fill price (notional in tick*lot) rounded half-even to tick decimals + 6."""
+        if lots == 0:
+            return None
+        places = self.price_decimals + 6
+        avg = (Decimal(notional) * self.tick_size / Decimal(lots)).quantize(
+            Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN
+        )
+        return f"{avg:f}"
+
+    def band_allows(self, price: int, last: int | None) -> bool:
+        """Whether a limit price lies inside the band (inclusive) around last or reference."""
+        band = self.price_band
+        if band is None:
+            return True
+        ref = last if last is not None else self.reference_price
+        if ref is None:
+            return True
+        num, den = band.numerator, band.denominator
+        return ref * (den - num) <= price * den <= ref * (den + num)
+
+
+def cash_decimals_for(specs: list[SymbolSpec]) -> int:
+    """The coarsest cash scale in which every symbol's trade values are whole units."""
+    need = MIN_CASH_DECIMALS
+    for spec in specs:
+        need = max(need, decimals_of(spec.tick_size * spec.lot_size))
+    return need
+
+
+@dataclass(slots=True)
+class Money:
+    """Converts cash between decimal text and the exchange's integer cash units."""
+
+    decimals: int
+
+    def to_units(self, value: Decimal) -> int | None:
+        """Cash units for a positive amount, or None if it is not a positive whole unit count."""
+        return to_units(value, Decimal(1).scaleb(-self.decimals))
+
+    def parse_any(self, value: Decimal) -> int | None:
+        """Cash units for a non-negative amount (config balances may be zero)."""
+        if value == 0:
+            return 0
+        return self.to_units(value)
+
+    def fmt(self, units: int) -> str:
+        return format_trimmed(units, self.decimals)
