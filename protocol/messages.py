@@ -1,0 +1,338 @@
+"""Client-to-server requests: one msgspec Struct per op, and the `Request` tagged union.
+
+Both spellings of a request -- a JSON object and a text command -- decode into these same
+Structs, so the server handles one type and `match`es on it.
+
+Every request forbids unknown fields: on a trading API a typo such as `"post_onyl": true`
+must be an error naming the field, never an option silently ignored.
+
+Checks that span fields (a limit order needs `price`, `ttl_ms` implies `gtd`, an order is
+addressed by exactly one id) live in `__post_init__`, which msgspec runs on decoding and on
+`msgspec.convert`; a `ValueError` raised there becomes a `msgspec.ValidationError`. Rules that
+need the book, the clock or an account (tick and lot multiples, price bands, `expire_at` in
+the past, funds) belong to the engine.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final, get_args
+
+from msgspec import Struct
+
+from protocol.fields import (
+    Channel,
+    ClientOrderId,
+    ExpireScope,
+    Interval,
+    OrderId,
+    OrderKind,
+    OrdersFilter,
+    Ref,
+    Rows,
+    Side,
+    Stp,
+    Symbol,
+    Tif,
+    Timestamp,
+    Token,
+    TtlMs,
+    UserName,
+    check_decimal,
+)
+
+
+class RequestBase(
+    Struct, tag_field="op", forbid_unknown_fields=True, omit_defaults=True, kw_only=True
+):
+    """Fields every request has. `omit_defaults` keeps client-encoded requests short."""
+
+    ref: Ref = None
+
+
+# --- session ----------------------------------------------------------------------------
+
+
+class Login(RequestBase, tag="login"):
+    user: UserName
+    token: Token
+
+
+class Ping(RequestBase, tag="ping"):
+    pass
+
+
+class Help(RequestBase, tag="help"):
+    pass
+
+
+class Quit(RequestBase, tag="quit"):
+    pass
+
+
+# --- orders -----------------------------------------------------------------------------
+
+# Which price fields each kind of order needs (True) or must not have (False):
+# (price, stop_price). A field given where it has no meaning is refused rather than ignored.
+_KIND_PRICES: Final[dict[str, tuple[bool, bool]]] = {
+    "limit": (True, False),
+    "market": (False, False),
+    "stop": (False, True),
+    "stop_limit": (True, True),
+}
+
+
+def _require(value: Decimal | None, needed: bool, name: str, kind: str) -> None:
+    if value is None:
+        if needed:
+            raise ValueError(f"Object missing required field `{name}` (a {kind} order needs it)")
+    else:
+        if not needed:
+            raise ValueError(f"A {kind} order takes no `{name}` - at `$.{name}`")
+        check_decimal(value, name)
+
+
+class Place(RequestBase, tag="place"):
+    """A new order.
+
+    `tif` may be left out: after construction it is always set, to `gtd` when `ttl_ms` or
+    `expire_at` is given and to `gtc` otherwise (so `tif` is never None once decoded).
+    """
+
+    symbol: Symbol
+    side: Side
+    qty: Decimal
+    kind: OrderKind = "limit"
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    tif: Tif | None = None
+    ttl_ms: TtlMs | None = None
+    expire_at: Timestamp | None = None
+    post_only: bool = False
+    stp: Stp = "none"
+    client_order_id: ClientOrderId | None = None
+
+    def __post_init__(self) -> None:
+        check_decimal(self.qty, "qty")
+        needs_price, needs_stop = _KIND_PRICES[self.kind]
+        _require(self.price, needs_price, "price", self.kind)
+        _require(self.stop_price, needs_stop, "stop_price", self.kind)
+        if self.ttl_ms is not None and self.expire_at is not None:
+            raise ValueError("Give `ttl_ms` or `expire_at`, not both - at `$.expire_at`")
+        timed = self.ttl_ms is not None or self.expire_at is not None
+        if self.tif is None:
+            self.tif = "gtd" if timed else "gtc"
+        elif timed and self.tif != "gtd":
+            raise ValueError(
+                f"`ttl_ms` and `expire_at` need tif `gtd`, not `{self.tif}` - at `$.tif`"
+            )
+        elif not timed and self.tif == "gtd":
+            raise ValueError(
+                "Object missing required field `ttl_ms` (or `expire_at`) for tif `gtd`"
+            )
+
+
+class OrderRequest(RequestBase):
+    """A request about one order, addressed by exactly one of its two ids."""
+
+    order_id: OrderId | None = None
+    client_order_id: ClientOrderId | None = None
+
+    def __post_init__(self) -> None:
+        if self.order_id is None:
+            if self.client_order_id is None:
+                raise ValueError("Object missing required field `order_id` (or `client_order_id`)")
+        elif self.client_order_id is not None:
+            raise ValueError(
+                "Give `order_id` or `client_order_id`, not both - at `$.client_order_id`"
+            )
+
+
+class Modify(OrderRequest, tag="modify"):
+    """`qty` is the new total quantity; at least one of `qty` and `price` is given."""
+
+    qty: Decimal | None = None
+    price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.qty is None and self.price is None:
+            raise ValueError("Object missing required field `qty` (or `price`)")
+        if self.qty is not None:
+            check_decimal(self.qty, "qty")
+        if self.price is not None:
+            check_decimal(self.price, "price")
+
+
+class Cancel(OrderRequest, tag="cancel"):
+    pass
+
+
+class CancelAll(RequestBase, tag="cancel_all"):
+    symbol: Symbol | None = None
+
+
+class Pause(OrderRequest, tag="pause"):
+    pass
+
+
+class Resume(OrderRequest, tag="resume"):
+    pass
+
+
+class Status(OrderRequest, tag="status"):
+    pass
+
+
+class Orders(RequestBase, tag="orders"):
+    symbol: Symbol | None = None
+    status: OrdersFilter = "live"
+
+
+class Fills(RequestBase, tag="fills"):
+    symbol: Symbol | None = None
+    limit: Rows = 100
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+class Balance(RequestBase, tag="balance"):
+    pass
+
+
+class Deposit(RequestBase, tag="deposit"):
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        check_decimal(self.amount, "amount")
+
+
+class Withdraw(RequestBase, tag="withdraw"):
+    amount: Decimal
+
+    def __post_init__(self) -> None:
+        check_decimal(self.amount, "amount")
+
+
+class Portfolio(RequestBase, tag="portfolio"):
+    pass
+
+
+# --- market data ------------------------------------------------------------------------
+
+
+class Symbols(RequestBase, tag="symbols"):
+    pass
+
+
+class Book(RequestBase, tag="book"):
+    symbol: Symbol
+    depth: Rows = 10
+
+
+class Quote(RequestBase, tag="quote"):
+    symbol: Symbol
+
+
+class Trades(RequestBase, tag="trades"):
+    symbol: Symbol
+    limit: Rows = 50
+
+
+class Candles(RequestBase, tag="candles"):
+    symbol: Symbol
+    interval: Interval
+    limit: Rows = 100
+
+
+class Subscribe(RequestBase, tag="subscribe"):
+    channel: Channel
+    symbol: Symbol
+
+
+class Unsubscribe(RequestBase, tag="unsubscribe"):
+    channel: Channel
+    symbol: Symbol
+
+
+class Alert(RequestBase, tag="alert"):
+    """A one-shot price alert: exactly one of `above` and `below`."""
+
+    symbol: Symbol
+    above: Decimal | None = None
+    below: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.above is None:
+            if self.below is None:
+                raise ValueError("Object missing required field `above` (or `below`)")
+            check_decimal(self.below, "below")
+        elif self.below is not None:
+            raise ValueError("Give `above` or `below`, not both - at `$.below`")
+        else:
+            check_decimal(self.above, "above")
+
+
+# --- administration ---------------------------------------------------------------------
+
+
+class Halt(RequestBase, tag="halt"):
+    symbol: Symbol
+
+
+class ResumeTrading(RequestBase, tag="resume_trading"):
+    symbol: Symbol
+
+
+class CloseMarket(RequestBase, tag="close_market"):
+    """`expire="day"` expires `day` orders only; `"all"` expires every live order."""
+
+    expire: ExpireScope = "day"
+
+
+class OpenMarket(RequestBase, tag="open_market"):
+    pass
+
+
+class Stats(RequestBase, tag="stats"):
+    pass
+
+
+Request = (
+    Login
+    | Ping
+    | Help
+    | Quit
+    | Place
+    | Modify
+    | Cancel
+    | CancelAll
+    | Pause
+    | Resume
+    | Status
+    | Orders
+    | Fills
+    | Balance
+    | Deposit
+    | Withdraw
+    | Portfolio
+    | Symbols
+    | Book
+    | Quote
+    | Trades
+    | Candles
+    | Subscribe
+    | Unsubscribe
+    | Alert
+    | Halt
+    | ResumeTrading
+    | CloseMarket
+    | OpenMarket
+    | Stats
+)
+"""Every client-to-server message, tagged by its `op` field."""
+
+REQUEST_TYPES: Final[tuple[type[RequestBase], ...]] = get_args(Request)
+OPS: Final[frozenset[str]] = frozenset(t.__struct_config__.tag for t in REQUEST_TYPES)  # type: ignore[misc]
+"""Every op name, to tell an unknown op from another malformed request."""
