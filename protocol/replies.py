@@ -1,0 +1,390 @@
+"""Server-to-client messages: replies, pushed events, and the records they carry.
+
+Every message is a Struct tagged by its `type` field; `Reply` is their union, which is what
+the client decodes. Values that are decimals are strings (the engine formats them with the
+tick's or lot's places), times are RFC 3339 strings, and fields that may be null are always
+written, as `null`: a message's shape never depends on its values.
+
+The one exception is `ref`, which is left out when there is none. It is the only field with
+a plain default, and the message bases set `omit_defaults`, so msgspec drops exactly `ref`
+when it is None. A field that needs a constructor default but must still always be written
+(`Accepted.duplicate`) uses `default_factory`, which `omit_defaults` does not treat as a
+default to omit (tests pin this).
+
+Pushed events carry no `ref` at all. Three types -- `canceled`, `book` and `quote` -- are both
+a direct reply and a pushed event with the same fields; they are one Struct each, and as
+events their `ref` is simply None.
+
+Class names: a message whose `type` is also an op or a record name has the suffix `Reply`
+(`BookReply` answers the `Book` request); an event-only message has the suffix `Event` when
+its bare name would be ambiguous (`FillEvent` carries a `Fill`).
+"""
+
+from __future__ import annotations
+
+from typing import Final, get_args
+
+from msgspec import Struct, field
+
+from protocol.errors import ErrorCode
+from protocol.fields import Channel, Liquidity, OrderKind, OrderStatus, ReplyRef, Side, Tif
+
+# --- records ----------------------------------------------------------------------------
+
+
+class Order(Struct, kw_only=True):
+    """An order's state as the client sees it. `reason` says why an order was rejected,
+    canceled by the exchange, or expired; it is a plain string so that a new reason never
+    breaks an older client (see `protocol.errors` for the known ones)."""
+
+    order_id: int
+    client_order_id: str | None
+    user: str
+    symbol: str
+    side: Side
+    kind: OrderKind
+    tif: Tif
+    price: str | None
+    stop_price: str | None
+    qty: str
+    filled_qty: str
+    leaves_qty: str
+    avg_price: str | None
+    status: OrderStatus
+    reason: str | None
+    accepted_at: str
+    expires_at: str | None
+
+
+class Trade(Struct, kw_only=True):
+    """A public trade. `taker_side` is the side of the incoming order."""
+
+    trade_id: int
+    symbol: str
+    price: str
+    qty: str
+    buy_order_id: int
+    sell_order_id: int
+    taker_side: Side
+    ts: str
+
+
+class Fill(Struct, kw_only=True):
+    """One side's view of a trade: the TRADE fields plus whose order, which side, and
+    whether it made or took liquidity."""
+
+    trade_id: int
+    symbol: str
+    price: str
+    qty: str
+    buy_order_id: int
+    sell_order_id: int
+    taker_side: Side
+    ts: str
+    order_id: int
+    side: Side
+    liquidity: Liquidity
+
+
+class Position(Struct, kw_only=True):
+    """One holding. `last` is null until the symbol trades."""
+
+    symbol: str
+    qty: str
+    available: str
+    avg_cost: str
+    last: str | None
+    market_value: str
+    unrealized_pnl: str
+    realized_pnl: str
+
+
+class SymbolInfo(Struct, kw_only=True):
+    """A listed symbol. `status` is the engine's word for its trading state."""
+
+    symbol: str
+    tick_size: str
+    lot_size: str
+    last: str | None
+    status: str
+
+
+class Candle(Struct, kw_only=True):
+    """`t` is the UTC start of the interval; then open, high, low, close, volume."""
+
+    t: str
+    o: str
+    h: str
+    l: str  # noqa: E741 -- the protocol's field name
+    c: str
+    v: str
+
+
+Level = tuple[str, str]
+"""A book level as `[price, qty]`."""
+
+
+# --- bases ------------------------------------------------------------------------------
+
+
+class Message(Struct, tag_field="type", omit_defaults=True, kw_only=True):
+    """Every server-to-client message."""
+
+
+class ReplyBase(Message, kw_only=True):
+    """A direct reply: it echoes the request's `ref`, left out when None."""
+
+    ref: ReplyRef = None
+
+
+class EventBase(Message, kw_only=True):
+    """A pushed event: never a `ref`."""
+
+
+# --- session ----------------------------------------------------------------------------
+
+
+class Welcome(ReplyBase, tag="welcome"):
+    user: str
+    name: str
+
+
+class Pong(ReplyBase, tag="pong"):
+    ts: str
+
+
+class HelpReply(ReplyBase, tag="help"):
+    text: str
+
+
+class Bye(ReplyBase, tag="bye"):
+    pass
+
+
+class Error(ReplyBase, tag="error"):
+    code: ErrorCode
+    message: str
+
+
+# --- orders -----------------------------------------------------------------------------
+
+
+class Accepted(ReplyBase, tag="accepted"):
+    """`duplicate` is true when a known `client_order_id` returned the existing order."""
+
+    order: Order
+    fills: list[Fill]
+    duplicate: bool = field(default_factory=bool)  # always written; see the module doc
+
+
+class Rejected(ReplyBase, tag="rejected"):
+    order: Order
+
+
+class Modified(ReplyBase, tag="modified"):
+    order: Order
+    fills: list[Fill]
+
+
+class Canceled(ReplyBase, tag="canceled"):
+    """The reply to `cancel`, and the event for an order the exchange canceled."""
+
+    order: Order
+
+
+class CanceledAll(ReplyBase, tag="canceled_all"):
+    count: int
+    order_ids: list[int]
+
+
+class Paused(ReplyBase, tag="paused"):
+    order: Order
+
+
+class Resumed(ReplyBase, tag="resumed"):
+    order: Order
+    fills: list[Fill]
+
+
+class OrderReply(ReplyBase, tag="order"):
+    order: Order
+
+
+class OrdersReply(ReplyBase, tag="orders"):
+    orders: list[Order]
+
+
+class FillsReply(ReplyBase, tag="fills"):
+    fills: list[Fill]
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+class BalanceReply(ReplyBase, tag="balance"):
+    cash: str
+    available: str
+    reserved: str
+
+
+class PortfolioReply(ReplyBase, tag="portfolio"):
+    cash: str
+    positions: list[Position]
+    net_worth: str
+
+
+# --- market data ------------------------------------------------------------------------
+
+
+class SymbolsReply(ReplyBase, tag="symbols"):
+    symbols: list[SymbolInfo]
+
+
+class BookReply(ReplyBase, tag="book"):
+    """The `book` reply, and the snapshot event that opens a `book` stream."""
+
+    symbol: str
+    seq: int
+    bids: list[Level]
+    asks: list[Level]
+
+
+class QuoteReply(ReplyBase, tag="quote"):
+    """The `quote` reply, and the event a `quote` stream pushes on every change."""
+
+    symbol: str
+    bid: str | None
+    bid_qty: str | None
+    ask: str | None
+    ask_qty: str | None
+    last: str | None
+    open: str | None
+    high: str | None
+    low: str | None
+    volume: str
+
+
+class TradesReply(ReplyBase, tag="trades"):
+    trades: list[Trade]
+
+
+class CandlesReply(ReplyBase, tag="candles"):
+    candles: list[Candle]
+
+
+class Subscribed(ReplyBase, tag="subscribed"):
+    channel: Channel
+    symbol: str
+
+
+class Unsubscribed(ReplyBase, tag="unsubscribed"):
+    channel: Channel
+    symbol: str
+
+
+class AlertSet(ReplyBase, tag="alert_set"):
+    alert_id: int
+
+
+# --- administration ---------------------------------------------------------------------
+
+
+class Halted(ReplyBase, tag="halted"):
+    symbol: str
+
+
+class TradingResumed(ReplyBase, tag="trading_resumed"):
+    symbol: str
+
+
+class MarketClosed(ReplyBase, tag="market_closed"):
+    count: int
+    order_ids: list[int]
+
+
+class MarketOpened(ReplyBase, tag="market_opened"):
+    pass
+
+
+class StatsReply(ReplyBase, tag="stats"):
+    """Counters by name (sessions, orders, trades, queue depths...), all integers."""
+
+    counters: dict[str, int]
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+class FillEvent(EventBase, tag="fill"):
+    order: Order
+    fill: Fill
+
+
+class Expired(EventBase, tag="expired"):
+    order: Order
+
+
+class Triggered(EventBase, tag="triggered"):
+    order: Order
+
+
+class TradeEvent(EventBase, tag="trade"):
+    trade: Trade
+
+
+class BookUpdate(EventBase, tag="book_update"):
+    """Changed levels since `seq - 1`; a qty of `"0"` removes the level."""
+
+    symbol: str
+    seq: int
+    bids: list[Level]
+    asks: list[Level]
+
+
+class AlertEvent(EventBase, tag="alert"):
+    alert_id: int
+    symbol: str
+    last: str
+
+
+Reply = (
+    Welcome
+    | Pong
+    | HelpReply
+    | Bye
+    | Error
+    | Accepted
+    | Rejected
+    | Modified
+    | Canceled
+    | CanceledAll
+    | Paused
+    | Resumed
+    | OrderReply
+    | OrdersReply
+    | FillsReply
+    | BalanceReply
+    | PortfolioReply
+    | SymbolsReply
+    | BookReply
+    | QuoteReply
+    | TradesReply
+    | CandlesReply
+    | Subscribed
+    | Unsubscribed
+    | AlertSet
+    | Halted
+    | TradingResumed
+    | MarketClosed
+    | MarketOpened
+    | StatsReply
+    | FillEvent
+    | Expired
+    | Triggered
+    | TradeEvent
+    | BookUpdate
+    | AlertEvent
+)
+"""Every server-to-client message, tagged by its `type` field."""
+
+REPLY_TYPES: Final[tuple[type[Message], ...]] = get_args(Reply)
