@@ -1,0 +1,366 @@
+"""Text commands for people at a terminal (`nc`), parsed into the same Request Structs as JSON.
+
+The grammar is PROTOCOL.md's "Text commands": words separated by blanks; the command word and
+keywords are case-insensitive; symbols are upper-cased; options are `key=value` words. Each
+command builds the fields of its JSON twin and hands them to `msgspec.convert`, so both
+spellings go through the very same validation (constraints, enum words, `__post_init__`
+checks) and produce equal Structs.
+
+Errors are values: an unknown command word is `unknown_op`; anything else malformed is
+`bad_request` with a message naming what is wrong and the command's usage. Text commands carry
+no `ref`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, Final, cast
+
+import msgspec
+
+from protocol import messages as m
+from protocol.errors import ProtocolError
+
+Fields = dict[str, Any]
+
+
+class _Usage(Exception):
+    """A malformed argument; the message says which."""
+
+
+def _show(word: str) -> str:
+    """A word as quoted in an error message, cut short so a message stays a message."""
+    return repr(word if len(word) <= 40 else word[:40] + "...")
+
+
+# --- words ------------------------------------------------------------------------------
+
+
+def _symbol(word: str) -> str:
+    return word.upper()
+
+
+def _whole(word: str, name: str) -> int:
+    # 18 digits: every bound in protocol.fields fits, and int() never sees a huge string.
+    if not (word.isascii() and word.isdigit() and len(word) <= 18):
+        raise _Usage(f"{name} must be a whole number, got {_show(word)}")
+    return int(word)
+
+
+def _order_ref(word: str) -> Fields:
+    """`17` is an order id; `cid=my-1` a client order id (kept as typed)."""
+    if word[:4].lower() == "cid=":
+        return {"client_order_id": word[4:]}
+    if word.isascii() and word.isdigit():
+        return {"order_id": _whole(word, "order id")}
+    raise _Usage(f"expected an order id or cid=..., got {_show(word)}")
+
+
+def _option(word: str) -> tuple[str, str] | None:
+    """`key=value` as (lower-cased key, value), or None for a plain word."""
+    key, eq, value = word.partition("=")
+    return (key.lower(), value) if eq else None
+
+
+_TTL = re.compile(r"(\d{1,15}(?:\.\d{1,9})?)(ms|s|m|h)", re.IGNORECASE)
+_TTL_UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
+
+
+def _ttl_ms(value: str) -> int:
+    match = _TTL.fullmatch(value)
+    if match is None:
+        raise _Usage(
+            f"ttl must be a number with a unit ms, s, m or h (ttl=30s), got {_show(value)}"
+        )
+    ms = Decimal(match[1]) * _TTL_UNIT_MS[match[2].lower()]
+    if ms != ms.to_integral_value():
+        raise _Usage(f"ttl must be a whole number of milliseconds, got {_show(value)}")
+    return int(ms)
+
+
+def _no_more(args: list[str]) -> None:
+    if args:
+        raise _Usage(f"unexpected word {_show(args[0])}")
+
+
+def _looks_numeric(word: str) -> bool:
+    """A word meant as a number; anything else in an order is a keyword or a typo."""
+    return word[:1] in _NUMBER_START
+
+
+_NUMBER_START: Final = frozenset("0123456789.+-")
+
+
+# --- commands ---------------------------------------------------------------------------
+# Each takes the words after the command word and returns (Struct type, fields).
+
+Parsed = tuple[type[m.RequestBase], Fields]
+
+
+def _no_args(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        _no_more(args)
+        return cls, {}
+
+    return parse
+
+
+def _login(args: list[str]) -> Parsed:
+    if len(args) != 2:
+        raise _Usage("expected a user and a token")
+    return m.Login, {"user": args[0], "token": args[1]}
+
+
+_TIF_WORDS: Final = frozenset({"gtc", "ioc", "fok", "day", "gtd"})
+_ORDER_OPTIONS: Final = {
+    "ttl": "ttl_ms",
+    "cid": "client_order_id",
+    "stp": "stp",
+    "stop": "stop_price",
+    "limit": "price",
+    "tif": "tif",
+}
+
+
+def _order(side: str) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        if len(args) < 2:
+            raise _Usage("expected a symbol and a quantity")
+        fields: Fields = {"symbol": _symbol(args[0]), "side": side, "qty": args[1]}
+        market = False
+        words = iter(args[2:])
+        for word in words:
+            low = word.lower()
+            if low == "@":  # optional: `buy AAPL 100 @ 150.25` == `buy AAPL 100 150.25`
+                word = low = next(words, "")
+                if not _looks_numeric(word):
+                    raise _Usage("`@` must be followed by a price")
+            option = _option(word)
+            if option is not None:
+                key, value = option
+                name = _ORDER_OPTIONS.get(key)
+                if name is None:
+                    raise _Usage(f"unknown option {_show(key + '=')}")
+                if name in fields:
+                    raise _Usage(f"{key}= given twice, or with another price")
+                if name == "ttl_ms":
+                    fields[name] = _ttl_ms(value)
+                elif name in ("stp", "tif"):
+                    fields[name] = value.lower()
+                else:
+                    fields[name] = value
+            elif low == "market":
+                market = True
+            elif low in _TIF_WORDS:
+                if "tif" in fields:
+                    raise _Usage("two time-in-force words")
+                fields["tif"] = low
+            elif low == "post_only":
+                fields["post_only"] = True
+            elif _looks_numeric(word):
+                if "price" in fields:
+                    raise _Usage(f"a second price {_show(word)}")
+                fields["price"] = word
+            else:
+                raise _Usage(f"unexpected word {_show(word)}")
+        if market:
+            fields["kind"] = "market"
+        elif "stop_price" in fields:
+            fields["kind"] = "stop_limit" if "price" in fields else "stop"
+        return m.Place, fields
+
+    return parse
+
+
+def _modify(args: list[str]) -> Parsed:
+    if not args:
+        raise _Usage("expected an order id")
+    fields = _order_ref(args[0])
+    for word in args[1:]:
+        option = _option(word)
+        if option is None or option[0] not in ("qty", "price"):
+            raise _Usage(f"expected qty=... or price=..., got {_show(word)}")
+        if option[0] in fields:
+            raise _Usage(f"{option[0]}= given twice")
+        fields[option[0]] = option[1]
+    return m.Modify, fields
+
+
+def _by_order(cls: type[m.OrderRequest]) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        if not args:
+            raise _Usage("expected an order id")
+        _no_more(args[1:])
+        return cls, _order_ref(args[0])
+
+    return parse
+
+
+def _cancel_all(args: list[str]) -> Parsed:
+    _no_more(args[1:])
+    return m.CancelAll, {"symbol": _symbol(args[0])} if args else {}
+
+
+def _cancel(args: list[str]) -> Parsed:
+    if args and args[0].lower() == "all":
+        return _cancel_all(args[1:])
+    return _by_order(m.Cancel)(args)
+
+
+def _orders(args: list[str]) -> Parsed:
+    fields: Fields = {}
+    for word in args:
+        low = word.lower()
+        key, value = ("status", low) if low in ("all", "live") else ("symbol", _symbol(word))
+        if key in fields:
+            raise _Usage(f"unexpected word {_show(word)}")
+        fields[key] = value
+    return m.Orders, fields
+
+
+def _fills(args: list[str]) -> Parsed:
+    fields: Fields = {}
+    for word in args:
+        key = "limit" if word.isascii() and word.isdigit() else "symbol"
+        if key in fields:
+            raise _Usage(f"unexpected word {_show(word)}")
+        fields[key] = _whole(word, "limit") if key == "limit" else _symbol(word)
+    return m.Fills, fields
+
+
+def _amount(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        if len(args) != 1:
+            raise _Usage("expected one amount")
+        return cls, {"amount": args[0]}
+
+    return parse
+
+
+def _symbol_then(
+    cls: type[m.RequestBase], *optional: str, required: str | None = None
+) -> Callable[[list[str]], Parsed]:
+    """`CMD SYMBOL [REQUIRED] [OPTIONAL...]`, where every optional word is a whole number."""
+
+    def parse(args: list[str]) -> Parsed:
+        if not args:
+            raise _Usage("expected a symbol")
+        fields: Fields = {"symbol": _symbol(args[0])}
+        rest = args[1:]
+        if required is not None:
+            if not rest:
+                raise _Usage(f"expected {required}")
+            fields[required] = rest.pop(0).lower()
+        if len(rest) > len(optional):
+            raise _Usage(f"unexpected word {_show(rest[len(optional)])}")
+        for name, word in zip(optional, rest, strict=False):
+            fields[name] = _whole(word, name)
+        return cls, fields
+
+    return parse
+
+
+def _channel(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        if len(args) != 2:
+            raise _Usage("expected a channel and a symbol")
+        return cls, {"channel": args[0].lower(), "symbol": _symbol(args[1])}
+
+    return parse
+
+
+def _alert(args: list[str]) -> Parsed:
+    if len(args) != 3 or args[1].lower() not in ("above", "below"):
+        raise _Usage("expected a symbol, `above` or `below`, and a price")
+    return m.Alert, {"symbol": _symbol(args[0]), args[1].lower(): args[2]}
+
+
+def _close_market(args: list[str]) -> Parsed:
+    _no_more(args[1:])
+    return m.CloseMarket, {"expire": args[0].lower()} if args else {}
+
+
+# command word -> (parser, usage)
+_COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
+    "login": (_login, "login USER TOKEN"),
+    "ping": (_no_args(m.Ping), "ping"),
+    "help": (_no_args(m.Help), "help"),
+    "quit": (_no_args(m.Quit), "quit"),
+    "buy": (_order("buy"), "buy SYMBOL QTY [@] PRICE|market [gtc|ioc|fok|day] [options]"),
+    "sell": (_order("sell"), "sell SYMBOL QTY [@] PRICE|market [gtc|ioc|fok|day] [options]"),
+    "modify": (_modify, "modify ORDER [qty=QTY] [price=PRICE]"),
+    "cancel": (_cancel, "cancel ORDER | cancel all [SYMBOL]"),
+    "cancel_all": (_cancel_all, "cancel_all [SYMBOL]"),
+    "pause": (_by_order(m.Pause), "pause ORDER"),
+    "resume": (_by_order(m.Resume), "resume ORDER"),
+    "status": (_by_order(m.Status), "status ORDER"),
+    "orders": (_orders, "orders [SYMBOL] [all]"),
+    "fills": (_fills, "fills [SYMBOL] [LIMIT]"),
+    "balance": (_no_args(m.Balance), "balance"),
+    "deposit": (_amount(m.Deposit), "deposit AMOUNT"),
+    "withdraw": (_amount(m.Withdraw), "withdraw AMOUNT"),
+    "portfolio": (_no_args(m.Portfolio), "portfolio"),
+    "symbols": (_no_args(m.Symbols), "symbols"),
+    "book": (_symbol_then(m.Book, "depth"), "book SYMBOL [DEPTH]"),
+    "quote": (_symbol_then(m.Quote), "quote SYMBOL"),
+    "trades": (_symbol_then(m.Trades, "limit"), "trades SYMBOL [LIMIT]"),
+    "candles": (
+        _symbol_then(m.Candles, "limit", required="interval"),
+        "candles SYMBOL 1m|5m|1h|1d [LIMIT]",
+    ),
+    "subscribe": (_channel(m.Subscribe), "subscribe trades|book|quote SYMBOL"),
+    "unsubscribe": (_channel(m.Unsubscribe), "unsubscribe trades|book|quote SYMBOL"),
+    "alert": (_alert, "alert SYMBOL above|below PRICE"),
+    "halt": (_symbol_then(m.Halt), "halt SYMBOL"),
+    "resume_trading": (_symbol_then(m.ResumeTrading), "resume_trading SYMBOL"),
+    "close_market": (_close_market, "close_market [all]"),
+    "open_market": (_no_args(m.OpenMarket), "open_market"),
+    "stats": (_no_args(m.Stats), "stats"),
+}
+COMMAND_WORDS: Final[frozenset[str]] = frozenset(_COMMANDS)
+
+HELP_TEXT: Final = """\
+Text commands (one per line; words separated by blanks; case does not matter except in
+user names, tokens and cid= values; symbols are upper-cased). Every command gets the same
+JSON reply as the JSON request it stands for; JSON lines ({"op": ...}) work too.
+
+  login USER TOKEN
+  buy|sell SYMBOL QTY [@] PRICE [gtc|ioc|fok|day] [options]   limit order (the @ is optional)
+  buy|sell SYMBOL QTY market                                  market order
+  buy|sell SYMBOL QTY stop=STOP [limit=PRICE]                 stop, or stop-limit
+      options: ttl=30s (ms, s, m or h; makes it gtd)  cid=CLIENT_ORDER_ID  post_only
+               stp=none|cancel_newest|cancel_oldest|cancel_both
+  modify ORDER [qty=QTY] [price=PRICE]       ORDER is an order id, or cid=CLIENT_ORDER_ID
+  cancel ORDER      cancel all [SYMBOL]
+  pause ORDER       resume ORDER       status ORDER
+  orders [SYMBOL] [all]                      live orders, or all of them
+  fills [SYMBOL] [LIMIT]
+  balance    portfolio    deposit AMOUNT    withdraw AMOUNT
+  symbols    book SYMBOL [DEPTH]    quote SYMBOL    trades SYMBOL [LIMIT]
+  candles SYMBOL 1m|5m|1h|1d [LIMIT]
+  subscribe trades|book|quote SYMBOL         unsubscribe trades|book|quote SYMBOL
+  alert SYMBOL above|below PRICE
+  ping    help    quit
+Administrators: halt SYMBOL, resume_trading SYMBOL, close_market [all], open_market, stats.
+"""
+
+
+def parse_command(line: str) -> m.Request | ProtocolError | None:
+    """Parse one text command; None for a line with no words."""
+    words = line.split()
+    if not words:
+        return None
+    entry = _COMMANDS.get(words[0].lower())
+    if entry is None:
+        return ProtocolError("unknown_op", f"Unknown command {_show(words[0])}; try `help`")
+    parse, usage = entry
+    try:
+        cls, fields = parse(words[1:])
+        request = cast("m.Request", msgspec.convert(fields, cls))
+    except _Usage as exc:
+        return ProtocolError("bad_request", f"{exc} (usage: {usage})")
+    except msgspec.ValidationError as exc:
+        return ProtocolError("bad_request", f"{exc} (usage: {usage})")
+    return request
