@@ -55,11 +55,13 @@ class LineBuffer:
     complete lines only. `partial_size` tells how many such bytes are pending.
     """
 
-    __slots__ = ("_discarding", "_partial", "_queue")
+    __slots__ = ("_discarding", "_max_line", "_partial", "_queue")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
+        """`max_line` is the protocol's limit; tests pass a small one to reach the edges."""
+        self._max_line = max_line
         self._queue: deque[bytes | LineTooLong] = deque()
-        # The unterminated tail of what was fed, at most MAX_LINE + 1 bytes.
+        # The unterminated tail of what was fed, at most max_line + 1 bytes.
         self._partial = bytearray()
         # True while dropping the rest of a line already reported as too long.
         self._discarding = False
@@ -80,6 +82,8 @@ class LineBuffer:
         if b"\n" not in data:
             self._add_partial(data)
             return
+        # A `\r` ending the previous read is a terminator only if this read opens with `\n`.
+        joined_crlf = data[0] == 0x0A and self._partial[-1:] == b"\r"
         if b"\r" in data:
             # Drop every `\r` that ends a line, in one C pass. A `\r` at the end of the
             # previous read is handled below, where the two reads are joined.
@@ -88,21 +92,22 @@ class LineBuffer:
         tail = lines.pop()
         queue = self._queue
         partial = self._partial
+        max_line = self._max_line
         if partial:
             first = lines[0]
-            if not first and partial[-1] == 0x0D:  # "\r" + "\n" split across reads
+            if joined_crlf:
                 del partial[-1]
-            if len(partial) + len(first) > MAX_LINE:
+            if len(partial) + len(first) > max_line:
                 queue.append(LINE_TOO_LONG)
             else:
                 partial += first
                 queue.append(bytes(partial))
             partial.clear()
             del lines[0]  # (cheap: lines is a list of references)
-        # A line over MAX_LINE can only be here if the read is that long; in the common case
+        # A line over max_line can only be here if the read is that long; in the common case
         # no line is measured at all.
-        if len(data) > MAX_LINE:
-            queue.extend(LINE_TOO_LONG if len(line) > MAX_LINE else line for line in lines)
+        if len(data) > max_line:
+            queue.extend(LINE_TOO_LONG if len(line) > max_line else line for line in lines)
         else:
             queue.extend(lines)
         if tail:
@@ -113,8 +118,8 @@ class LineBuffer:
         if not data:
             return
         size = len(self._partial) + len(data)
-        # MAX_LINE + 1: the last byte may be the `\r` of a `\r\n` still to come.
-        if size > MAX_LINE + 1 or (size == MAX_LINE + 1 and data[-1] != 0x0D):
+        limit = self._max_line + 1  # the last byte may be the `\r` of a `\r\n` still to come
+        if size > limit or (size == limit and data[-1] != 0x0D):
             self._partial.clear()
             self._queue.append(LINE_TOO_LONG)
             self._discarding = True
