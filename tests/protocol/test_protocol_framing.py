@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -148,7 +150,7 @@ def chunked(draw: st.DrawFn) -> tuple[bytes, list[bytes]]:
     stream = draw(streams)
     cuts = sorted(draw(st.lists(st.integers(0, len(stream)), max_size=20)))
     bounds = [0, *cuts, len(stream)]
-    return stream, [stream[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return stream, [stream[a:b] for a, b in pairwise(bounds)]
 
 
 @given(chunked())
