@@ -1,1 +1,1 @@
-"""The exchange: a pure matching core (`exchange.core`) and the asyncio server on top (`exchange.server`)."""
+"""The exchange: a pure matching core (`exchange.core`) and the asyncio server on it."""

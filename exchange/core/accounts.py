@@ -64,13 +64,15 @@ class Position:
 class Account:
     """One user's cash and positions. Mutated only by the engine, on one thread."""
 
-    __slots__ = ("cash", "info", "positions", "reserved_cash")
+    __slots__ = ("cash", "info", "open_orders", "positions", "reserved_cash")
 
     def __init__(self, info: UserInfo, cash: int = 0) -> None:
         self.info = info
         self.cash = cash
         self.reserved_cash = 0
         self.positions: dict[str, Position] = {}
+        self.open_orders = 0
+        """Live orders of this user (for the ``max_open_orders`` bound)."""
 
     @property
     def user(self) -> str:

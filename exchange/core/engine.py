@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from exchange.core.accounts import Account, UserInfo
+from exchange.core.accounts import Account, Position, UserInfo
 from exchange.core.book import OrderBook
 from exchange.core.marketdata import INTERVALS, Candle, MarketData
 from exchange.core.matching import MatchingCore
@@ -26,7 +26,10 @@ from exchange.core.orders import (
     CANCELED,
     DAY,
     EXPIRED,
+    FOK,
+    GTC,
     GTD,
+    IOC,
     LIMIT,
     LIVE_STATUSES,
     MARKET,
@@ -142,7 +145,7 @@ class Exchange(MatchingCore):
         now: int,
         *,
         kind: str = LIMIT,
-        tif: str = "gtc",
+        tif: str = GTC,
         price: int | None = None,
         stop_price: int | None = None,
         expires_at: int | None = None,
@@ -150,64 +153,90 @@ class Exchange(MatchingCore):
         stp: str = STP_NONE,
         client_order_id: str | None = None,
     ) -> Outcome:
-        account = self.account(user)
-        book = self._book(symbol)
+        """Place an order. Written as one straight path for the common limit order.
+
+        The fast path (a plain limit order that does not cross) makes no calls beyond
+        the order's constructor, the store and the book; every other case goes through
+        the same helpers the other commands use.
+        """
+        account = self.accounts.by_user.get(user)
+        if account is None:
+            raise CommandError("auth_required", "user: not a registered user")
+        book = self.books.get(symbol)
+        if book is None:
+            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
         if client_order_id is not None:
             existing = self.store.by_client_id(user, client_order_id)
             if existing is not None:
                 out = Outcome(existing)
                 out.duplicate = True
                 return out
-        self._check_shape(kind, tif, price, stop_price, expires_at, post_only, now)
-        order = Order(self.next_order_id, user, symbol, side, kind, tif, qty,
-                      price or None, stop_price or None, now, expires_at, post_only, stp,
-                      client_order_id)
-        self.next_order_id += 1
+        if (kind != LIMIT or price is None or stop_price is not None or expires_at is not None
+                or tif == GTD or post_only):
+            self._check_shape(kind, tif, price, stop_price, expires_at, post_only, now)
+        oid = self.next_order_id
+        self.next_order_id = oid + 1
+        order = Order(oid, user, symbol, side, kind, tif, qty, price or None, stop_price or None,
+                      now, expires_at, post_only, stp, client_order_id)
         order.account = account
-        order.position = account.position(symbol)
+        position = account.positions.get(symbol)
+        if position is None:
+            position = account.position(symbol)
+        order.position = position
         out = Outcome(order)
-        self._expire_due(book, now, out)
-        self._admit(book, order, now, out, bad_price=price == 0 or stop_price == 0)
-        out.book_changes = book.end_step()
+        expiries = book.expiries
+        if expiries and expiries[0][0] <= now:
+            self._expire_due(book, now, out)
+        spec = book.spec
+        if (not self.market_open or book.halted or qty <= 0 or price == 0 or stop_price == 0
+                or account.open_orders >= self.max_open_orders
+                or (price is not None and spec.price_band is not None
+                    and not spec.band_allows(price, self.market[symbol].last))):
+            refusal = self._reject_reason(book, order, price == 0 or stop_price == 0)
+            assert refusal is not None  # the condition above is the union of its cases
+            self._reject(order, refusal)
+        elif self._reserve(book, order, account, position):
+            if post_only and self._crosses(book, side, price):  # type: ignore[arg-type]
+                self._release(order)
+                self._reject(order, "would_take")
+            elif kind == MARKET and (reason := self._market_reject(book, order)) is not None:
+                self._release(order)
+                self._reject(order, reason)
+            else:
+                self.store.add_order(order)
+                account.open_orders += 1
+                if kind == LIMIT and tif != FOK and not self._crosses(book, side, price):  # type: ignore[arg-type]
+                    if tif == IOC:
+                        self._end(order, EXPIRED, None)
+                    else:
+                        book.rest(order)
+                else:
+                    self._activate(book, order, now, out)
+                if expires_at is not None and order.status in LIVE_STATUSES:
+                    book.add_expiry(order)
+        if book.bids.dirty or book.asks.dirty:
+            out.book_changes = book.end_step()
         return out
 
-    def _admit(self, book: OrderBook, order: Order, now: int, out: Outcome,
-               bad_price: bool) -> None:
-        """Reject the order, or reserve its funds and send it into play."""
-        reason = self._reject_reason(book, order, bad_price)
-        if reason is not None:
-            return self._reject(order, reason)
-        account = order.account
-        assert account is not None and order.position is not None
-        side, kind, qty, price = order.side, order.kind, order.qty, order.price
-        market_like = kind in (MARKET, STOP)
-        if side == BUY:
-            if not market_like:
-                need = qty * price * book.spec.mult  # type: ignore[operator]
-                if need > account.available_cash:
-                    return self._reject(order, "insufficient_funds")
-                order.reserved = need
-                account.reserved_cash += need
-        else:
-            pos = order.position
-            if qty > pos.available:
-                return self._reject(order, "insufficient_holdings")
-            order.reserved = qty
-            pos.reserved += qty
-        if kind == LIMIT and order.post_only and self._crosses(book, side, price):  # type: ignore[arg-type]
-            self._release(order)
-            return self._reject(order, "would_take")
-        if kind == MARKET:
-            reason = self._market_reject(book, order)
-            if reason is not None:
-                self._release(order)
-                return self._reject(order, reason)
-        order.status = ACCEPTED
-        self.store.add_order(order)
-        self._activate(book, order, now, out)
-        if order.expires_at is not None and order.live:
-            book.add_expiry(order)
-        return None
+    def _reserve(self, book: OrderBook, order: Order, account: Account,
+                 position: Position) -> bool:
+        """Reserve what the order may spend, or reject it for want of cash or holdings."""
+        if order.side == BUY:
+            if order.kind == MARKET or order.kind == STOP:
+                return True  # pays from the cash available when it trades
+            need = order.qty * order.price * book.spec.mult  # type: ignore[operator]
+            if need > account.cash - account.reserved_cash:
+                self._reject(order, "insufficient_funds")
+                return False
+            order.reserved = need
+            account.reserved_cash += need
+            return True
+        if order.qty > position.qty - position.reserved:
+            self._reject(order, "insufficient_holdings")
+            return False
+        order.reserved = order.qty
+        position.reserved += order.qty
+        return True
 
     def _check_shape(self, kind: str, tif: str, price: int | None, stop_price: int | None,
                      expires_at: int | None, post_only: bool, now: int) -> None:
@@ -241,7 +270,7 @@ class Exchange(MatchingCore):
         price = order.price
         if price is not None and not book.spec.band_allows(price, self.market[order.symbol].last):
             return "price_band"
-        if len(self.store.live_orders(order.user)) >= self.max_open_orders:
+        if order.account.open_orders >= self.max_open_orders:  # type: ignore[union-attr]
             return "too_many_orders"
         return None
 
@@ -277,7 +306,7 @@ class Exchange(MatchingCore):
         self._check_trading(book, "modify")
         new_qty, new_price, delta = self._check_modify(book, order, qty, price)
         keeps_place = new_price == order.price and new_qty <= order.qty
-        resting = order.order_id in book.index
+        resting = order.status == ACCEPTED or order.status == PARTIALLY_FILLED
         if resting and keeps_place:
             book.reduce(order, order.qty - new_qty)
         elif resting:
@@ -487,8 +516,9 @@ class Exchange(MatchingCore):
                     assert level.orders, (symbol, price)
                     assert level.total == sum(o.qty - o.filled for o in level.orders.values())
                     for order in level.orders.values():
-                        assert order.price == price and order.status in LIVE_STATUSES
-                        assert book.index.get(order.order_id) is order
+                        assert order.price == price, order
+                        assert order.status in (ACCEPTED, PARTIALLY_FILLED), order
+                        assert self.store.get_order(order.order_id) is order
         reserved_cash: dict[str, int] = {}
         reserved_lots: dict[tuple[str, str], int] = {}
         for order in self.store.all_orders().values():

@@ -84,18 +84,25 @@ class MatchingCore:
         """Move a live order (already out of the book) to a terminal status."""
         order.status = status
         order.reason = reason
-        self._release(order)
+        reserved = order.reserved
+        if reserved:
+            if order.side == BUY:
+                order.account.reserved_cash -= reserved  # type: ignore[union-attr]
+            else:
+                order.position.reserved -= reserved  # type: ignore[union-attr]
+            order.reserved = 0
+        order.account.open_orders -= 1  # type: ignore[union-attr]
         self.store.order_ended(order)
 
     def _take_out(self, book: OrderBook, order: Order) -> None:
         """Remove a live order from wherever it waits: its level, the stops, or paused."""
-        oid = order.order_id
-        if oid in book.index:
-            book.unrest(order)
-        elif oid in book.stops:
+        status = order.status
+        if status == PAUSED:
+            del book.paused[order.order_id]
+        elif status == PENDING:
             book.remove_stop(order)
         else:
-            book.paused.pop(oid, None)
+            book.unrest(order)
 
     def _expire_due(self, book: OrderBook, now: int, out: Outcome) -> None:
         """Expire every order of this book whose time has come (lazy and timer expiry)."""
@@ -171,7 +178,6 @@ class MatchingCore:
         if not prices:
             return None
         levels = side.levels
-        index = book.index
         spec = book.spec
         mult = spec.mult
         symbol = spec.symbol
@@ -262,8 +268,7 @@ class MatchingCore:
                 level.total -= q
                 md.record(trade)
                 trades.append(trade)
-                store.add_fill(maker.user, trade, maker.side)
-                store.add_fill(tuser, trade, taker_side)
+                store.add_trade(trade)
                 taker.status = FILLED if not remaining else PARTIALLY_FILLED
                 if maker.filled == maker.qty:
                     gone.append(maker)
@@ -279,11 +284,11 @@ class MatchingCore:
                     break
             for maker in gone:
                 del orders[maker.order_id]
-                del index[maker.order_id]
             side.dirty.add(best)
             if not orders:
                 del levels[best]
                 prices.remove(best)
+
             if stopped is not None:
                 break
         return stopped
@@ -323,7 +328,7 @@ class MatchingCore:
                 book.add_stop(order)
         else:
             self._execute(book, order, now, out, addressed=True)
-        if out.trades:
+        if out.trades and book.stops:
             self._run_stops(book, now, out)
 
 

@@ -33,7 +33,7 @@ class Store(Protocol):
     def user_orders(self, user: str) -> Iterator[Order]: ...
     def live_orders(self, user: str) -> dict[int, Order]: ...
     def order_ended(self, order: Order) -> None: ...
-    def add_fill(self, user: str, trade: Trade, side: str) -> None: ...
+    def add_trade(self, trade: Trade) -> None: ...
     def user_fills(self, user: str) -> list[tuple[Trade, str]]: ...
     def all_orders(self) -> dict[int, Order]: ...
 
@@ -70,7 +70,10 @@ class MemoryStore:
 
     def add_order(self, order: Order) -> None:
         self.orders[order.order_id] = order
-        book = self._user(order.user)
+        try:
+            book = self._users[order.user]
+        except KeyError:
+            book = self._user(order.user)
         book.placed.append(order)
         if order.client_order_id is not None:
             book.by_cid[order.client_order_id] = order
@@ -98,10 +101,11 @@ class MemoryStore:
         return self._user(user).live
 
     def order_ended(self, order: Order) -> None:
-        book = self._users[order.user]
-        book.live.pop(order.order_id, None)
-        self._ended.append(order)
-        self._forget_old()
+        self._users[order.user].live.pop(order.order_id, None)
+        ended = self._ended
+        ended.append(order)
+        if len(ended) > self._retain_ended:
+            self._forget_old()
 
     def _forget_old(self) -> None:
         ended = self._ended
@@ -117,8 +121,11 @@ class MemoryStore:
                     orders = self.orders
                     book.placed = [o for o in book.placed if orders.get(o.order_id) is o]
 
-    def add_fill(self, user: str, trade: Trade, side: str) -> None:
-        self._user(user).fills.append((trade, side))
+    def add_trade(self, trade: Trade) -> None:
+        """Record a trade in the fill history of both its buyer and its seller."""
+        users = self._users
+        users[trade.buy_user].fills.append((trade, "buy"))
+        users[trade.sell_user].fills.append((trade, "sell"))
 
     def user_fills(self, user: str) -> list[tuple[Trade, str]]:
         book = self._users.get(user)
