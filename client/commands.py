@@ -1,0 +1,274 @@
+"""One typed method per op of the protocol, in the order of PROTOCOL.md.
+
+`Commands` only builds requests and checks reply types; sending is `Client.request`'s job
+(redis-py splits its commands from its connection the same way). Requests are built with
+`msgspec.convert`, so they pass the very validation the server applies to what it decodes:
+a limit order without a price, an empty symbol or a `gtd` order without `ttl_ms` raises
+`InvalidRequest` here and is never sent.
+
+Decimals (prices, quantities, amounts) are accepted as `Decimal`, `str` or `int`. A `float`
+is refused: `0.1` is not one tenth in binary, and an exchange client must not guess.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeAlias, TypeVar
+
+import msgspec
+
+from client.errors import InvalidRequest, ProtocolViolation
+from protocol import messages as m
+from protocol import replies as r
+from protocol.fields import (
+    Channel,
+    ExpireScope,
+    Interval,
+    OrderKind,
+    OrdersFilter,
+    Side,
+    Stp,
+    Tif,
+)
+
+__all__ = ["Commands", "DecimalLike"]
+
+DecimalLike: TypeAlias = Decimal | str | int
+"""A price, quantity or amount: a `Decimal`, a decimal string such as `"150.25"`, or an int."""
+
+R = TypeVar("R", bound=r.ReplyBase)
+Q = TypeVar("Q", bound=m.RequestBase)
+
+
+def to_decimal(value: DecimalLike | None, name: str) -> Decimal | None:
+    """Check and convert one decimal argument (None stays None)."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidRequest(
+            f"`{name}` must be a Decimal, a decimal string or an int, not {type(value).__name__}"
+        )
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise InvalidRequest(f"`{name}` is not a decimal: {value!r}") from None
+
+
+def build(request_type: type[Q], **fields: Any) -> Q:
+    """A request Struct, validated as the server would validate it."""
+    try:
+        return msgspec.convert(fields, request_type)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def _order(order_id: int | None, client_order_id: str | None) -> dict[str, Any]:
+    return {"order_id": order_id, "client_order_id": client_order_id}
+
+
+class Commands(ABC):
+    """The protocol's ops as typed async methods. Each returns the reply Struct.
+
+    An `error` reply raises the `ServerError` subclass for its code; a reply of a type the op
+    cannot produce raises `ProtocolViolation`.
+    """
+
+    @abstractmethod
+    async def request(self, request: m.RequestBase, *, timeout: float | None = ...) -> r.Reply:
+        """Send one request and return its reply (an `error` reply is raised)."""
+
+    async def _call(self, request: m.RequestBase, expected: type[R]) -> R:
+        reply = await self.request(request)
+        if not isinstance(reply, expected):
+            raise ProtocolViolation(
+                f"expected a {expected.__name__} reply to {type(request).__name__}, got {reply!r}"
+            )
+        return reply
+
+    # --- session ------------------------------------------------------------------------
+
+    async def login(self, user: str, token: str) -> r.Welcome:
+        """Log this session in as `user` (raises `AuthFailedError`)."""
+        return await self._call(build(m.Login, user=user, token=token), r.Welcome)
+
+    async def ping(self) -> r.Pong:
+        return await self._call(m.Ping(), r.Pong)
+
+    async def help(self) -> r.HelpReply:
+        return await self._call(m.Help(), r.HelpReply)
+
+    # --- orders -------------------------------------------------------------------------
+
+    async def place(
+        self,
+        symbol: str,
+        side: Side,
+        qty: DecimalLike,
+        price: DecimalLike | None = None,
+        *,
+        kind: OrderKind = "limit",
+        tif: Tif | None = None,
+        stop_price: DecimalLike | None = None,
+        ttl_ms: int | None = None,
+        expire_at: datetime | str | None = None,
+        post_only: bool = False,
+        stp: Stp = "none",
+        client_order_id: str | None = None,
+    ) -> r.Accepted | r.Rejected:
+        """Place an order. A rejected order is returned (`Rejected`), not raised.
+
+        Give a `client_order_id` to make the call safe to repeat: placing again with an id
+        already used returns the existing order with `duplicate=True` and places nothing.
+        `expire_at` is an aware `datetime` or an RFC 3339 string.
+        """
+        request = build(
+            m.Place,
+            symbol=symbol,
+            side=side,
+            qty=to_decimal(qty, "qty"),
+            price=to_decimal(price, "price"),
+            kind=kind,
+            tif=tif,
+            stop_price=to_decimal(stop_price, "stop_price"),
+            ttl_ms=ttl_ms,
+            expire_at=expire_at,
+            post_only=post_only,
+            stp=stp,
+            client_order_id=client_order_id,
+        )
+        reply = await self.request(request)
+        if not isinstance(reply, r.Accepted | r.Rejected):
+            raise ProtocolViolation(f"expected accepted or rejected, got {reply!r}")
+        return reply
+
+    async def modify(
+        self,
+        order_id: int | None = None,
+        *,
+        client_order_id: str | None = None,
+        qty: DecimalLike | None = None,
+        price: DecimalLike | None = None,
+    ) -> r.Modified:
+        """Change an order's total `qty` and/or its `price`."""
+        request = build(
+            m.Modify,
+            **_order(order_id, client_order_id),
+            qty=to_decimal(qty, "qty"),
+            price=to_decimal(price, "price"),
+        )
+        return await self._call(request, r.Modified)
+
+    async def cancel(
+        self, order_id: int | None = None, *, client_order_id: str | None = None
+    ) -> r.Canceled:
+        return await self._call(build(m.Cancel, **_order(order_id, client_order_id)), r.Canceled)
+
+    async def cancel_all(self, symbol: str | None = None) -> r.CanceledAll:
+        return await self._call(build(m.CancelAll, symbol=symbol), r.CanceledAll)
+
+    async def pause(
+        self, order_id: int | None = None, *, client_order_id: str | None = None
+    ) -> r.Paused:
+        return await self._call(build(m.Pause, **_order(order_id, client_order_id)), r.Paused)
+
+    async def resume(
+        self, order_id: int | None = None, *, client_order_id: str | None = None
+    ) -> r.Resumed:
+        return await self._call(build(m.Resume, **_order(order_id, client_order_id)), r.Resumed)
+
+    async def status(
+        self, order_id: int | None = None, *, client_order_id: str | None = None
+    ) -> r.OrderReply:
+        request = build(m.Status, **_order(order_id, client_order_id))
+        return await self._call(request, r.OrderReply)
+
+    async def orders(
+        self, symbol: str | None = None, *, status: OrdersFilter = "live"
+    ) -> r.OrdersReply:
+        return await self._call(build(m.Orders, symbol=symbol, status=status), r.OrdersReply)
+
+    async def fills(self, symbol: str | None = None, *, limit: int = 100) -> r.FillsReply:
+        return await self._call(build(m.Fills, symbol=symbol, limit=limit), r.FillsReply)
+
+    # --- accounts -----------------------------------------------------------------------
+
+    async def balance(self) -> r.BalanceReply:
+        return await self._call(m.Balance(), r.BalanceReply)
+
+    async def deposit(self, amount: DecimalLike) -> r.BalanceReply:
+        request = build(m.Deposit, amount=to_decimal(amount, "amount"))
+        return await self._call(request, r.BalanceReply)
+
+    async def withdraw(self, amount: DecimalLike) -> r.BalanceReply:
+        """Withdraw cash; reserved cash cannot be withdrawn (`InsufficientFundsError`)."""
+        request = build(m.Withdraw, amount=to_decimal(amount, "amount"))
+        return await self._call(request, r.BalanceReply)
+
+    async def portfolio(self) -> r.PortfolioReply:
+        return await self._call(m.Portfolio(), r.PortfolioReply)
+
+    # --- market data --------------------------------------------------------------------
+
+    async def symbols(self) -> r.SymbolsReply:
+        return await self._call(m.Symbols(), r.SymbolsReply)
+
+    async def book(self, symbol: str, depth: int = 10) -> r.BookReply:
+        return await self._call(build(m.Book, symbol=symbol, depth=depth), r.BookReply)
+
+    async def quote(self, symbol: str) -> r.QuoteReply:
+        return await self._call(build(m.Quote, symbol=symbol), r.QuoteReply)
+
+    async def trades(self, symbol: str, limit: int = 50) -> r.TradesReply:
+        return await self._call(build(m.Trades, symbol=symbol, limit=limit), r.TradesReply)
+
+    async def candles(self, symbol: str, interval: Interval, limit: int = 100) -> r.CandlesReply:
+        request = build(m.Candles, symbol=symbol, interval=interval, limit=limit)
+        return await self._call(request, r.CandlesReply)
+
+    async def subscribe(self, channel: Channel, symbol: str) -> r.Subscribed:
+        """Subscribe this session to a stream; its messages arrive as events.
+
+        The subscription is remembered and renewed after a reconnect. To read one stream
+        on its own, `Client.stream` is usually simpler.
+        """
+        return await self._call(build(m.Subscribe, channel=channel, symbol=symbol), r.Subscribed)
+
+    async def unsubscribe(self, channel: Channel, symbol: str) -> r.Unsubscribed:
+        request = build(m.Unsubscribe, channel=channel, symbol=symbol)
+        return await self._call(request, r.Unsubscribed)
+
+    async def alert(
+        self,
+        symbol: str,
+        *,
+        above: DecimalLike | None = None,
+        below: DecimalLike | None = None,
+    ) -> r.AlertSet:
+        """A one-shot alert: an `AlertEvent` comes once the last price reaches the level."""
+        request = build(
+            m.Alert,
+            symbol=symbol,
+            above=to_decimal(above, "above"),
+            below=to_decimal(below, "below"),
+        )
+        return await self._call(request, r.AlertSet)
+
+    # --- administration -----------------------------------------------------------------
+
+    async def halt(self, symbol: str) -> r.Halted:
+        return await self._call(build(m.Halt, symbol=symbol), r.Halted)
+
+    async def resume_trading(self, symbol: str) -> r.TradingResumed:
+        return await self._call(build(m.ResumeTrading, symbol=symbol), r.TradingResumed)
+
+    async def close_market(self, expire: ExpireScope = "day") -> r.MarketClosed:
+        """Close the market: `day` orders expire (every live order with `expire="all"`)."""
+        return await self._call(build(m.CloseMarket, expire=expire), r.MarketClosed)
+
+    async def open_market(self) -> r.MarketOpened:
+        return await self._call(m.OpenMarket(), r.MarketOpened)
+
+    async def stats(self) -> r.StatsReply:
+        return await self._call(m.Stats(), r.StatsReply)
