@@ -103,7 +103,7 @@ class LineBuffer:
                 partial += first
                 queue.append(bytes(partial))
             partial.clear()
-            del lines[0]  # (cheap: lines is a list of references)
+            del lines[0]
         # A line over max_line can only be here if the read is that long; in the common case
         # no line is measured at all.
         if len(data) > max_line:

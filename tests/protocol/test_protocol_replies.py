@@ -51,8 +51,8 @@ def test_every_field_is_written_and_ref_only_when_set(reply: r.Reply) -> None:
 def test_events_have_no_ref() -> None:
     for t in (r.FillEvent, r.Expired, r.Triggered, r.TradeEvent, r.BookUpdate, r.AlertEvent):
         assert "ref" not in t.__struct_fields__
-    for t in (r.Canceled, r.BookReply, r.QuoteReply):  # both a reply and an event
-        assert "ref" in t.__struct_fields__
+    for both in (r.Canceled, r.BookReply, r.QuoteReply):  # a reply and an event
+        assert "ref" in both.__struct_fields__
 
 
 def test_order_matches_the_protocol_example() -> None:
