@@ -1,0 +1,367 @@
+"""One actor per symbol: the only code that changes that symbol's book.
+
+Each actor is an asyncio task draining a bounded ``asyncio.Queue`` of commands in
+batches. It runs each command on the engine, answers the session that sent it, and
+publishes what followed: events to the owners of the orders involved, trades, book
+updates and quotes to the streams, price alerts.
+
+Why this is safe with many sessions and symbols: all actors and sessions run on one
+event-loop thread, and a command runs on the engine from start to end without an
+``await`` in between. Reservation, matching and settlement of a command are therefore
+atomic with respect to every other command, whatever symbol it is for; two orders on
+two symbols can never both spend the same cash, because the second one sees the first
+one's reservation. The queue per symbol gives each book a FIFO order of commands, a
+bound (a full queue answers ``server_busy`` instead of growing), and batching.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from exchange.core.orders import CANCELED, EXPIRED, REJECTED, Order
+from exchange.core.results import (
+    CANCELED_EVENT,
+    EXPIRED_EVENT,
+    FILL,
+    TRIGGERED,
+    CommandError,
+    Outcome,
+)
+from exchange.server.views import datetime_to_us, now_us
+from protocol import messages as M
+from protocol import replies as R
+from protocol.codec import encode
+
+if TYPE_CHECKING:
+    from exchange.server.gateway import Gateway
+    from exchange.server.session import Session, Slot
+
+log = logging.getLogger("exchange.actor")
+
+QUEUE_DEPTH = 100_000
+"""Commands waiting per symbol before new ones are refused with ``server_busy``."""
+BATCH = 512
+"""Commands run per wake-up: enough to amortise the task switch, small enough that other
+symbols and the network get their turn within a millisecond or so."""
+
+Handler = Callable[["Session | None", "Slot | None", Any, Any], None]
+
+
+class Alert:
+    __slots__ = ("above", "alert_id", "below", "user")
+
+    def __init__(self, alert_id: int, user: str, above: int | None, below: int | None) -> None:
+        self.alert_id = alert_id
+        self.user = user
+        self.above = above
+        self.below = below
+
+
+class SymbolActor:
+    """Owns one symbol's book and runs its commands in order."""
+
+    def __init__(self, gateway: Gateway, symbol: str) -> None:
+        self.gateway = gateway
+        self.symbol = symbol
+        self.exchange = gateway.exchange
+        self.views = gateway.views
+        self.book = self.exchange.books[symbol]
+        self.spec = self.exchange.specs[symbol]
+        self.queue: asyncio.Queue[tuple[Handler, Session | None, Slot | None, Any, Any]] = (
+            asyncio.Queue(QUEUE_DEPTH))
+        self.task: asyncio.Task[None] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.timer_at: int | None = None
+        self.alerts: list[Alert] = []
+        self.last_quote: R.QuoteReply | None = None
+
+    # -- queue --------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run(), name=f"actor-{self.symbol}")
+
+    def submit(self, handler: Handler, session: Session | None, slot: Slot | None,
+               msg: Any, arg: Any = None) -> None:
+        try:
+            self.queue.put_nowait((handler, session, slot, msg, arg))
+        except asyncio.QueueFull:
+            if session is not None and slot is not None:
+                session.fulfil(slot, encode(R.Error(
+                    code="server_busy", ref=getattr(msg, "ref", None),
+                    message=f"symbol: {self.symbol} has {QUEUE_DEPTH} commands waiting")))
+
+    async def run(self) -> None:
+        queue = self.queue
+        while True:
+            item = await queue.get()
+            self._run_one(item)
+            for _ in range(BATCH - 1):
+                if queue.empty():
+                    break
+                self._run_one(queue.get_nowait())
+            self._reschedule_timer()
+
+    def _run_one(self, item: tuple[Handler, Session | None, Slot | None, Any, Any]) -> None:
+        handler, session, slot, msg, arg = item
+        try:
+            handler(session, slot, msg, arg)
+        except CommandError as exc:
+            self.answer(session, slot, R.Error(code=exc.code, message=exc.message,  # type: ignore[arg-type]
+                                               ref=getattr(msg, "ref", None)))
+        except Exception:
+            log.exception("command failed on %s: %r", self.symbol, msg)
+            self.answer(session, slot, R.Error(code="bad_request", ref=getattr(msg, "ref", None),
+                                               message="internal error; the request was not run"))
+
+    def answer(self, session: Session | None, slot: Slot | None, reply: R.Message) -> None:
+        if session is not None and slot is not None:
+            session.fulfil(slot, encode(reply))
+
+    # -- commands -------------------------------------------------------------------------------
+    def do_place(self, session: Session | None, slot: Slot | None, msg: M.Place, user: str) -> None:
+        ex = self.exchange
+        spec = self.spec
+        views = self.views
+        now = now_us()
+        expires_at = None
+        if msg.ttl_ms is not None:
+            expires_at = now + msg.ttl_ms * 1000
+        elif msg.expire_at is not None:
+            expires_at = datetime_to_us(msg.expire_at)
+        qty = views.lots(spec, msg.qty)
+        price = views.ticks(spec, msg.price)
+        stop_price = views.ticks(spec, msg.stop_price)
+        tif = msg.tif or "gtc"
+        out = ex.place(user, self.symbol, msg.side, qty, now, kind=msg.kind, tif=tif,
+                       price=price, stop_price=stop_price, expires_at=expires_at,
+                       post_only=msg.post_only, stp=msg.stp, client_order_id=msg.client_order_id)
+        order = out.order
+        assert order is not None
+        self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif, price,
+                             stop_price, expires_at, msg.post_only, msg.stp,
+                             msg.client_order_id))
+        if msg.client_order_id is not None:
+            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
+        reply: R.Message
+        if order.status == REJECTED and not out.duplicate:
+            reply = R.Rejected(order=views.order(order), ref=msg.ref)
+        else:
+            reply = R.Accepted(order=views.order(order), ref=msg.ref,
+                               fills=[views.fill(t, order.side) for t in out.fills],
+                               duplicate=out.duplicate)
+        self.answer(session, slot, reply)
+        self.publish(out, session, order)
+
+    def do_modify(self, session: Session | None, slot: Slot | None, msg: M.Modify,
+                  user: str) -> None:
+        order_id = self.exchange.find(user, msg.order_id, msg.client_order_id).order_id
+        spec = self.spec
+        qty = None if msg.qty is None else self.views.lots(spec, msg.qty)
+        price = self.views.ticks(spec, msg.price)
+        now = now_us()
+        out = self.exchange.modify(user, order_id, now, qty=qty, price=price)
+        self.gateway.record(("modify", now, user, order_id, qty, price))
+        order = out.order
+        assert order is not None
+        self.answer(session, slot, R.Modified(
+            order=self.views.order(order), ref=msg.ref,
+            fills=[self.views.fill(t, order.side) for t in out.fills]))
+        self.publish(out, session, order)
+
+    def _order_op(self, op: str, reply_type: type[Any], with_fills: bool) -> Handler:
+        """cancel, pause and resume share one shape: run, answer, publish."""
+        def handler(session: Session | None, slot: Slot | None, msg: Any, user: str) -> None:
+            # Resolved here, not at the gateway: an order placed by a request still in
+            # this queue (addressed by its client_order_id) exists by now.
+            order_id = self.exchange.find(user, msg.order_id, msg.client_order_id).order_id
+            now = now_us()
+            out = getattr(self.exchange, op)(user, order_id, now)
+            self.gateway.record((op, now, user, order_id))
+            order = out.order
+            if with_fills:
+                reply = reply_type(order=self.views.order(order), ref=msg.ref,
+                                   fills=[self.views.fill(t, order.side) for t in out.fills])
+            else:
+                reply = reply_type(order=self.views.order(order), ref=msg.ref)
+            self.answer(session, slot, reply)
+            self.publish(out, session, order)
+        return handler
+
+    def do_cancel_all(self, session: Session | None, slot: Slot | None, msg: Any,
+                      arg: tuple[str, Callable[[list[int]], None]]) -> None:
+        user, done = arg
+        now = now_us()
+        out = self.exchange.cancel_all(user, self.symbol, now)
+        self.gateway.record(("cancel_all", now, user, self.symbol))
+        done([o.order_id for o in out.orders])
+        self.publish(out, session, None, bulk=out.orders)
+
+    def do_expire_session(self, session: Session | None, slot: Slot | None, msg: Any,
+                          arg: tuple[bool, Callable[[list[int]], None] | None]) -> None:
+        everything, done = arg
+        now = now_us()
+        out = self.exchange.expire_session(self.symbol, now, everything)
+        self.gateway.record(("expire_session", now, self.symbol, everything))
+        if done is not None:
+            done([o.order_id for o in out.orders])
+        self.publish(out, None, None)
+
+    def do_halt(self, session: Session | None, slot: Slot | None, msg: Any, halted: bool) -> None:
+        self.exchange.set_halted(self.symbol, halted)
+        self.gateway.record(("halt", self.symbol, halted))
+        reply: R.Message = (R.Halted(symbol=self.symbol, ref=msg.ref) if halted
+                            else R.TradingResumed(symbol=self.symbol, ref=msg.ref))
+        self.answer(session, slot, reply)
+
+    def do_expire(self, session: Session | None, slot: Slot | None, msg: Any, arg: Any) -> None:
+        now = now_us()
+        out = self.exchange.expire(self.symbol, now)
+        if out.events:
+            self.gateway.record(("expire", now, self.symbol))
+            self.publish(out, None, None)
+
+    # -- publishing -----------------------------------------------------------------------------
+    def publish(self, out: Outcome, session: Session | None, addressed: Order | None,
+                bulk: list[Order] | None = None) -> None:
+        """Tell everyone who should hear of what a command did (see PROTOCOL.md, Events)."""
+        gateway = self.gateway
+        views = self.views
+        user_sessions = gateway.user_sessions
+        # Events about other orders go to every session of their owner.
+        for event in out.events:
+            order = event.order
+            sessions = user_sessions.get(order.user)
+            if not sessions:
+                continue
+            view = views.order(order, event)
+            if event.kind == FILL:
+                assert event.trade is not None
+                message: R.Message = R.FillEvent(order=view,
+                                                 fill=views.fill(event.trade, order.side))
+            else:
+                message = _EVENT_TYPES[event.kind](order=view)
+            data = encode(message)
+            for other in sessions:
+                other.push(data)
+        # What the request did to the order(s) it addressed goes to the owner's other sessions.
+        targets = [addressed] if addressed is not None else (bulk or [])
+        if session is not None and targets and not out.duplicate:
+            sessions = user_sessions.get(targets[0].user)
+            if sessions and (len(sessions) > 1 or sessions[0] is not session):
+                self._tell_other_sessions(out, session, sessions, targets, addressed)
+        # Public streams and alerts.
+        if out.trades:
+            subscribers = gateway.subscribers("trades", self.symbol)
+            if subscribers:
+                for trade in out.trades:
+                    data = encode(R.TradeEvent(trade=views.trade(trade)))
+                    for sub in subscribers:
+                        sub.push(data)
+            if self.alerts:
+                self._check_alerts()
+        changes = out.book_changes
+        if changes is not None:
+            subscribers = gateway.subscribers("book", self.symbol)
+            if subscribers:
+                bids, asks = changes
+                data = encode(R.BookUpdate(symbol=self.symbol, seq=self.book.seq,
+                                           bids=views.levels(self.spec, bids),
+                                           asks=views.levels(self.spec, asks)))
+                for sub in subscribers:
+                    sub.push(data)
+        if out.trades or changes is not None:  # the only things a quote is made of
+            subscribers = gateway.subscribers("quote", self.symbol)
+            if subscribers:
+                quote = views.quote(self.symbol)
+                if quote != self.last_quote:
+                    self.last_quote = quote
+                    data = encode(quote)
+                    for sub in subscribers:
+                        sub.push(data)
+
+    def _tell_other_sessions(self, out: Outcome, session: Session, sessions: list[Session],
+                             targets: list[Order], addressed: Order | None) -> None:
+        views = self.views
+        lines = []
+        for order in targets:
+            if order.status == REJECTED:
+                continue
+            view = views.order(order)
+            if order is addressed:
+                for trade in out.fills:
+                    lines.append(encode(R.FillEvent(order=view,
+                                                    fill=views.fill(trade, order.side))))
+            ended = _ENDED_EVENT.get(order.status)
+            if ended is not None:
+                lines.append(encode(ended(order=view)))
+        if lines:
+            data = b"".join(lines)
+            for other in sessions:
+                if other is not session:
+                    other.push(data)
+
+    def add_alert(self, alert: Alert) -> None:
+        self.alerts.append(alert)
+        if self.exchange.market[self.symbol].last is not None:
+            self._check_alerts()
+
+    def _check_alerts(self) -> None:
+        last = self.exchange.market[self.symbol].last
+        if last is None:
+            return
+        keep = []
+        for alert in self.alerts:
+            hit = ((alert.above is not None and last >= alert.above)
+                   or (alert.below is not None and last <= alert.below))
+            if not hit:
+                keep.append(alert)
+                continue
+            data = encode(R.AlertEvent(alert_id=alert.alert_id, symbol=self.symbol,
+                                       last=self.spec.fmt_price(last)))
+            for sess in self.gateway.user_sessions.get(alert.user, ()):
+                sess.push(data)
+        self.alerts = keep
+
+    # -- expiry timer ----------------------------------------------------------------------------
+    def _reschedule_timer(self) -> None:
+        """Keep one timer per book, set for the earliest expiry among its orders."""
+        at = self.exchange.next_expiry(self.symbol)
+        if at == self.timer_at:
+            return
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        self.timer_at = at
+        if at is not None:
+            delay = max(0.0, (at - now_us()) / 1e6)
+            self.timer = asyncio.get_running_loop().call_later(delay, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self.timer = None
+        self.timer_at = None
+        self.submit(self.do_expire, None, None, None)
+        # If the queue was full the next command's batch end re-arms the timer anyway;
+        # lazy expiry at matching covers the gap.
+
+    def order_handlers(self) -> dict[str, Handler]:
+        return {
+            "cancel": self._order_op("cancel", R.Canceled, with_fills=False),
+            "pause": self._order_op("pause", R.Paused, with_fills=False),
+            "resume": self._order_op("resume", R.Resumed, with_fills=True),
+        }
+
+    def stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.task is not None:
+            self.task.cancel()
+
+
+_EVENT_TYPES: dict[str, type[Any]] = {
+    EXPIRED_EVENT: R.Expired,
+    TRIGGERED: R.Triggered,
+    CANCELED_EVENT: R.Canceled,
+}
+_ENDED_EVENT: dict[str, type[Any]] = {CANCELED: R.Canceled, EXPIRED: R.Expired}

@@ -1,0 +1,58 @@
+"""The ``exchange`` command: ``exchange serve [--host] [--port] [--config FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from exchange.server.config import ConfigError, demo_config, load_config
+from exchange.server.server import run_server
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config) if args.config else demo_config()
+        config.build_exchange()  # fail here, with the field named, not after binding
+    except (ConfigError, ValueError) as exc:
+        print(f"exchange: bad config: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency everywhere it builds
+        runner = asyncio.run
+    else:
+        runner = uvloop.run
+    try:
+        runner(run_server(config, args.host, args.port))
+    except OSError as exc:
+        print(f"exchange: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="exchange",
+                                     description="An in-memory stock and crypto exchange.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the exchange server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7878)
+    serve.add_argument("--config", help="TOML config (default: the built-in demo market)")
+    serve.add_argument("--data-dir", help="make the exchange durable in this directory")
+    serve.add_argument("--log-level", default="INFO",
+                       choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        return _serve(args)
+    return 2  # pragma: no cover - argparse requires a command
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,246 @@
+"""Server configuration: the TOML file of PROTOCOL.md, and the built-in demo market.
+
+A config is read once at start-up, checked field by field (an unknown key or a bad
+value stops the server with a message naming it: a typo in a config is better found
+before the market opens than by a surprised trader), and turned into an
+:class:`~exchange.core.engine.Exchange` with its symbols and funded users.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time as dtime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from exchange.core.accounts import UserInfo
+from exchange.core.engine import Exchange
+from exchange.core.symbols import SymbolSpec
+
+DEFAULT_RATE = 0
+DEFAULT_MAX_OPEN_ORDERS = 100_000
+DEFAULT_OUTBOUND_BUFFER = 8 * 1024 * 1024
+
+
+class ConfigError(ValueError):
+    """The configuration is unusable; the message names the field."""
+
+
+@dataclass(slots=True)
+class SymbolConfig:
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+    reference_price: Decimal | None = None
+    price_band: Decimal | None = None
+
+
+@dataclass(slots=True)
+class UserConfig:
+    user: str
+    token: str
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    cash: Decimal = Decimal(0)
+    holdings: dict[str, Decimal] = field(default_factory=dict)
+    admin: bool = False
+
+
+@dataclass(slots=True)
+class Limits:
+    rate: float = DEFAULT_RATE
+    """Requests per second per session (token bucket, one second of burst); 0 = unlimited."""
+    max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS
+    """Live orders per user: each one costs memory and a place in some book."""
+    outbound_buffer: int = DEFAULT_OUTBOUND_BUFFER
+    """Bytes queued to a session that is not reading before it is disconnected."""
+
+
+@dataclass(slots=True)
+class Config:
+    symbols: list[SymbolConfig]
+    users: list[UserConfig]
+    limits: Limits = field(default_factory=Limits)
+    market_close: dtime | None = None
+
+    def build_exchange(self) -> Exchange:
+        """A fresh exchange with these symbols and these users, funded."""
+        specs = [
+            SymbolSpec.create(s.symbol, s.tick_size, s.lot_size, s.reference_price, s.price_band)
+            for s in self.symbols
+        ]
+        exchange = Exchange(specs, max_open_orders=self.limits.max_open_orders)
+        for u in self.users:
+            cash = exchange.money.parse_any(u.cash)
+            if cash is None:
+                raise ConfigError(f"users.{u.user}.cash: {u.cash} is not a whole number of "
+                                  f"cash units (10^-{exchange.money.decimals})")
+            holdings: dict[str, int] = {}
+            for symbol, qty in u.holdings.items():
+                spec = exchange.specs.get(symbol)
+                if spec is None:
+                    raise ConfigError(f"users.{u.user}.holdings: unknown symbol {symbol!r}")
+                lots = 0 if qty == 0 else spec.qty_lots(qty)
+                if lots is None:
+                    raise ConfigError(f"users.{u.user}.holdings.{symbol}: {qty} is not a "
+                                      f"multiple of the lot size {spec.lot_size}")
+                holdings[symbol] = lots
+            info = UserInfo(u.user, u.name, u.phone, u.email, u.token, u.admin)
+            exchange.add_user(info, cash, holdings)
+        return exchange
+
+
+# -- reading TOML ---------------------------------------------------------------------
+
+def _decimal(value: Any, where: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ConfigError(f"{where}: expected a decimal string such as \"0.01\"")
+    try:
+        # A TOML float is read through its shortest repr, which is the text written.
+        result = Decimal(str(value))
+    except InvalidOperation:
+        raise ConfigError(f"{where}: {value!r} is not a decimal number") from None
+    if not result.is_finite() or result < 0:
+        raise ConfigError(f"{where}: {value!r} must be a finite, non-negative number")
+    return result
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = set(table) - allowed
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+
+
+def _str(table: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}.{key}: expected a string")
+    return value
+
+
+def parse_config(data: dict[str, Any]) -> Config:
+    """Check and convert a parsed TOML document."""
+    _check_keys(data, {"market", "limits", "symbols", "users"}, "config")
+    market = data.get("market", {})
+    _check_keys(market, {"close"}, "market")
+    close = None
+    if "close" in market:
+        try:
+            close = dtime.fromisoformat(_str(market, "close", "market"))
+        except ValueError:
+            raise ConfigError("market.close: expected a time such as \"16:00\"") from None
+    raw_limits = data.get("limits", {})
+    _check_keys(raw_limits, {"rate", "max_open_orders", "outbound_buffer"}, "limits")
+    limits = Limits()
+    for key in ("rate", "max_open_orders", "outbound_buffer"):
+        if key in raw_limits:
+            value = raw_limits[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise ConfigError(f"limits.{key}: expected a non-negative number")
+            setattr(limits, key, value if key == "rate" else int(value))
+    symbols = []
+    seen: set[str] = set()
+    for i, raw in enumerate(data.get("symbols", [])):
+        where = f"symbols[{i}]"
+        _check_keys(raw, {"symbol", "tick_size", "lot_size", "reference_price", "price_band"},
+                    where)
+        name = _str(raw, "symbol", where)
+        if name in seen:
+            raise ConfigError(f"{where}.symbol: duplicate symbol {name!r}")
+        seen.add(name)
+        symbols.append(SymbolConfig(
+            symbol=name,
+            tick_size=_decimal(raw.get("tick_size"), f"{where}.tick_size"),
+            lot_size=_decimal(raw.get("lot_size"), f"{where}.lot_size"),
+            reference_price=(_decimal(raw["reference_price"], f"{where}.reference_price")
+                             if "reference_price" in raw else None),
+            price_band=(_decimal(raw["price_band"], f"{where}.price_band")
+                        if "price_band" in raw else None),
+        ))
+    if not symbols:
+        raise ConfigError("symbols: at least one [[symbols]] table is needed")
+    users = []
+    for i, raw in enumerate(data.get("users", [])):
+        where = f"users[{i}]"
+        _check_keys(raw, {"user", "name", "phone", "email", "token", "cash", "holdings",
+                          "admin"}, where)
+        holdings_raw = raw.get("holdings", {})
+        if not isinstance(holdings_raw, dict):
+            raise ConfigError(f"{where}.holdings: expected a table such as {{ AAPL = \"10\" }}")
+        admin = raw.get("admin", False)
+        if not isinstance(admin, bool):
+            raise ConfigError(f"{where}.admin: expected true or false")
+        users.append(UserConfig(
+            user=_str(raw, "user", where),
+            token=_str(raw, "token", where),
+            name=_str(raw, "name", where, ""),
+            phone=_str(raw, "phone", where, ""),
+            email=_str(raw, "email", where, ""),
+            cash=_decimal(raw.get("cash", "0"), f"{where}.cash"),
+            holdings={k: _decimal(v, f"{where}.holdings.{k}") for k, v in holdings_raw.items()},
+            admin=admin,
+        ))
+    return Config(symbols=symbols, users=users, limits=limits, market_close=close)
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    return parse_config(data)
+
+
+# -- the demo market ------------------------------------------------------------------
+
+DEMO_SYMBOLS = [
+    # symbol, tick, lot, reference price, band: prices match PROTOCOL.md's examples, so a
+    # person trying them at `nc` on the demo market gets trades, not price-band rejects.
+    ("AAPL", "0.01", "1", "150.00", "0.10"),
+    ("MSFT", "0.01", "1", "420.00", "0.20"),
+    ("TSLA", "0.01", "1", "250.00", None),
+    ("BTC-USD", "0.01", "0.0001", "50000.00", None),
+    ("ETH-USD", "0.01", "0.001", "3000.00", None),
+]
+DEMO_PEOPLE = [
+    ("alice", "Alice Example", False),
+    ("bob", "Bob Example", False),
+    ("carol", "Carol Example", False),
+    ("dave", "Dave Example", False),
+    ("mm", "Demo Market Maker", False),
+    ("admin", "Exchange Operator", True),
+]
+
+
+def demo_config() -> Config:
+    """The built-in market: equities and crypto pairs, funded users with holdings.
+
+    Every user's token is ``<user>-token``; ``admin`` is an administrator; ``mm`` is the
+    demo market maker, funded deeper than the others so it can quote all day.
+    """
+    symbols = [
+        SymbolConfig(s, Decimal(t), Decimal(lot), Decimal(ref), Decimal(b) if b else None)
+        for s, t, lot, ref, b in DEMO_SYMBOLS
+    ]
+    users = []
+    for i, (user, name, admin) in enumerate(DEMO_PEOPLE):
+        scale = 100 if user == "mm" else 1
+        users.append(UserConfig(
+            user=user,
+            token=f"{user}-token",
+            name=name,
+            phone=f"+1-555-01{i:02d}",
+            email=f"{user}@example.com",
+            cash=Decimal(1_000_000 * scale),
+            holdings={"AAPL": Decimal(1000 * scale), "MSFT": Decimal(1000 * scale),
+                      "TSLA": Decimal(1000 * scale), "BTC-USD": Decimal(10 * scale),
+                      "ETH-USD": Decimal(100 * scale)},
+            admin=admin,
+        ))
+    return Config(symbols=symbols, users=users)

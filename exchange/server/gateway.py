@@ -1,0 +1,486 @@
+"""The gateway: routes each decoded request to the actor of its symbol or answers it.
+
+Requests that change a book (place, modify, cancel, pause, resume, cancel_all, halts,
+market close) go to the actors; everything else (session, account and market-data
+queries, deposits) the gateway answers itself, in the session's order (see
+:mod:`exchange.server.session`). The gateway also keeps who is logged in where, the
+stream subscriptions, and flushes every session's output once per event-loop turn,
+after the journal (when there is one) has made the turn's records durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from exchange.core.engine import Exchange
+from exchange.core.results import CommandError
+from exchange.server.actor import Alert, SymbolActor
+from exchange.server.config import Limits
+from exchange.server.session import Session, Slot
+from exchange.server.views import Views, now_us
+from protocol import messages as M
+from protocol import replies as R
+from protocol.codec import encode
+from protocol.text import HELP_TEXT
+
+if TYPE_CHECKING:
+    from exchange.server.journal import Journal
+
+log = logging.getLogger("exchange.gateway")
+
+_DUMMY_TOKEN = b"\0" * 32
+"""Compared against when the user does not exist, so a failed login takes the same time
+whether or not the user name is real."""
+
+
+def _error(code: str, message: str, ref: Any) -> bytes:
+    return encode(R.Error(code=code, message=message, ref=ref))  # type: ignore[arg-type]
+
+
+class Gateway:
+    """Sessions, routing, subscriptions and the output flush of one exchange."""
+
+    def __init__(self, exchange: Exchange, limits: Limits) -> None:
+        self.exchange = exchange
+        self.limits = limits
+        self.views = Views(exchange)
+        self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.specs}
+        self.order_ops = {symbol: actor.order_handlers() for symbol, actor in self.actors.items()}
+        self.sessions: dict[int, Session] = {}
+        self.user_sessions: dict[str, list[Session]] = {}
+        self.subs: dict[tuple[str, str], list[Session]] = {}
+        self.pending_cids: dict[tuple[str, str], str] = {}
+        self.journal: Journal | None = None
+        self._ids = itertools.count(1)
+        self._alert_ids = itertools.count(1)
+        self._dirty: list[Session] = []
+        self._flush_scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.counters = {"sessions_opened": 0, "requests": 0}
+        self._table: dict[type[Any], Callable[[Session, Any], None]] = {
+            M.Login: self.on_login, M.Ping: self.on_ping, M.Help: self.on_help,
+            M.Quit: self.on_quit, M.Place: self.on_place, M.Modify: self.on_modify,
+            M.Cancel: self.on_order_op, M.Pause: self.on_order_op, M.Resume: self.on_order_op,
+            M.CancelAll: self.on_cancel_all, M.Status: self.on_status, M.Orders: self.on_orders,
+            M.Fills: self.on_fills, M.Balance: self.on_balance, M.Deposit: self.on_cash,
+            M.Withdraw: self.on_cash, M.Portfolio: self.on_portfolio,
+            M.Symbols: self.on_symbols, M.Book: self.on_book, M.Quote: self.on_quote,
+            M.Trades: self.on_trades, M.Candles: self.on_candles,
+            M.Subscribe: self.on_subscribe, M.Unsubscribe: self.on_unsubscribe,
+            M.Alert: self.on_alert, M.Halt: self.on_halt, M.ResumeTrading: self.on_halt,
+            M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
+            M.Stats: self.on_stats,
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        for actor in self.actors.values():
+            actor.start()
+
+    def stop(self) -> None:
+        for actor in self.actors.values():
+            actor.stop()
+
+    def new_session(self) -> Session:
+        return Session(self, next(self._ids))
+
+    def session_opened(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self.counters["sessions_opened"] += 1
+        log.info("session %d opened from %s", session.id, session.peer)
+
+    def session_closed(self, session: Session, exc: Exception | None) -> None:
+        self.sessions.pop(session.id, None)
+        self._forget_user(session)
+        for key in session.subscriptions:
+            self._unsubscribe(session, key)
+        session.subscriptions.clear()
+        log.info("session %d closed (%s)%s", session.id, session.user or "not logged in",
+                 f": {exc}" if exc else "")
+
+    def _forget_user(self, session: Session) -> None:
+        if session.user is None:
+            return
+        sessions = self.user_sessions.get(session.user)
+        if sessions is not None and session in sessions:
+            sessions.remove(session)
+            if not sessions:
+                del self.user_sessions[session.user]
+
+    # -- output ---------------------------------------------------------------------------
+    def mark_dirty(self, session: Session) -> None:
+        self._dirty.append(session)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self.loop is not None
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write every session's buffered output: once per event-loop turn.
+
+        With a journal, the turn's records are made durable first, so that nothing is
+        acknowledged that a crash could take back.
+        """
+        self._flush_scheduled = False
+        if self.journal is not None:
+            self.journal.commit()
+        dirty = self._dirty
+        self._dirty = []
+        for session in dirty:
+            session.flush()
+
+    def record(self, entry: tuple[Any, ...]) -> None:
+        """A state change, in the order it was applied: journaled when durable."""
+        if self.journal is not None:
+            self.journal.append(entry)
+
+    # -- dispatch -------------------------------------------------------------------------
+    def dispatch(self, session: Session, message: Any) -> None:
+        self.counters["requests"] += 1
+        self._table[type(message)](session, message)
+
+    def subscribers(self, channel: str, symbol: str) -> list[Session]:
+        return self.subs.get((channel, symbol), [])
+
+    def _local(self, session: Session, msg: Any, work: Callable[[], R.Message],
+               login: bool = False, admin: bool = False) -> None:
+        def run() -> bytes:
+            if login and session.user is None:
+                return _error("auth_required", "op: log in first (login USER TOKEN)", msg.ref)
+            if admin and not session.admin:
+                return _error("forbidden", "op: administrators only", msg.ref)
+            try:
+                return encode(work())
+            except CommandError as exc:
+                return _error(exc.code, exc.message, msg.ref)
+        session.local(run)
+
+    def _route(self, session: Session, msg: Any, pick: Callable[[str], SymbolActor],
+               send: Callable[[SymbolActor, Slot, str], None], admin: bool = False) -> None:
+        """Send a request to an actor once it is this session's turn to dispatch it."""
+        def dispatch(slot: Slot) -> None:
+            user = session.user
+            if user is None:
+                session.fulfil(slot, _error("auth_required", "op: log in first", msg.ref))
+                return
+            if admin and not session.admin:
+                session.fulfil(slot, _error("forbidden", "op: administrators only", msg.ref))
+                return
+            try:
+                actor = pick(user)
+            except CommandError as exc:
+                session.fulfil(slot, _error(exc.code, exc.message, msg.ref))
+                return
+            send(actor, slot, user)
+        session.routed(dispatch)
+
+    def _actor(self, symbol: str) -> SymbolActor:
+        actor = self.actors.get(symbol)
+        if actor is None:
+            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
+        return actor
+
+    # -- session ops ---------------------------------------------------------------------
+    def on_login(self, session: Session, msg: M.Login) -> None:
+        def work() -> R.Message:
+            account = self.exchange.accounts.get(msg.user)
+            expected = account.info.token.encode() if account is not None else _DUMMY_TOKEN
+            matches = hmac.compare_digest(msg.token.encode(), expected)
+            if account is None or not matches:
+                raise CommandError("auth_failed", "token: unknown user or wrong token")
+            self._forget_user(session)
+            session.user = msg.user
+            session.admin = account.info.admin
+            self.user_sessions.setdefault(msg.user, []).append(session)
+            log.info("session %d logged in as %s", session.id, msg.user)
+            return R.Welcome(user=msg.user, name=account.info.name, ref=msg.ref)
+        self._local(session, msg, work)
+
+    def on_ping(self, session: Session, msg: M.Ping) -> None:
+        self._local(session, msg, lambda: R.Pong(ts=self.views.clock.fmt(now_us()), ref=msg.ref))
+
+    def on_help(self, session: Session, msg: M.Help) -> None:
+        self._local(session, msg, lambda: R.HelpReply(text=HELP_TEXT, ref=msg.ref))
+
+    def on_quit(self, session: Session, msg: M.Quit) -> None:
+        def work() -> R.Message:
+            session.close_after_flush()
+            return R.Bye(ref=msg.ref)
+        self._local(session, msg, work)
+
+    # -- orders ---------------------------------------------------------------------------
+    def on_place(self, session: Session, msg: M.Place) -> None:
+        def send(actor: SymbolActor, slot: Slot, user: str) -> None:
+            if msg.client_order_id is not None:
+                # So that a cancel/modify by this client id, pipelined right behind the
+                # place, is routed to this symbol before the place has run.
+                self.pending_cids[(user, msg.client_order_id)] = msg.symbol
+            actor.submit(actor.do_place, session, slot, msg, user)
+        self._route(session, msg, lambda user: self._actor(msg.symbol), send)
+
+    def _order_actor(self, user: str, msg: Any) -> SymbolActor:
+        store = self.exchange.store
+        if msg.order_id is not None:
+            order = store.get_order(msg.order_id)
+            if order is None or order.user != user:
+                raise CommandError("unknown_order", f"order_id: no such order {msg.order_id}")
+            return self.actors[order.symbol]
+        order = store.by_client_id(user, msg.client_order_id)
+        if order is not None:
+            return self.actors[order.symbol]
+        symbol = self.pending_cids.get((user, msg.client_order_id))
+        if symbol is None:
+            raise CommandError("unknown_order",
+                               f"client_order_id: no such order {msg.client_order_id!r}")
+        return self.actors[symbol]
+
+    def on_modify(self, session: Session, msg: M.Modify) -> None:
+        def send(actor: SymbolActor, slot: Slot, user: str) -> None:
+            actor.submit(actor.do_modify, session, slot, msg, user)
+        self._route(session, msg, lambda user: self._order_actor(user, msg), send)
+
+    def on_order_op(self, session: Session, msg: M.Cancel | M.Pause | M.Resume) -> None:
+        op = {M.Cancel: "cancel", M.Pause: "pause", M.Resume: "resume"}[type(msg)]
+
+        def send(actor: SymbolActor, slot: Slot, user: str) -> None:
+            actor.submit(self.order_ops[actor.symbol][op], session, slot, msg, user)
+        self._route(session, msg, lambda user: self._order_actor(user, msg), send)
+
+    def on_cancel_all(self, session: Session, msg: M.CancelAll) -> None:
+        def pick(user: str) -> SymbolActor:
+            return self._actor(msg.symbol) if msg.symbol is not None else next(
+                iter(self.actors.values()))
+
+        def send(first: SymbolActor, slot: Slot, user: str) -> None:
+            actors = [first] if msg.symbol is not None else list(self.actors.values())
+            done = self._gather(len(actors), lambda ids: session.fulfil(slot, encode(
+                R.CanceledAll(count=len(ids), order_ids=ids, ref=msg.ref))))
+            for actor in actors:
+                actor.submit(actor.do_cancel_all, session, None, msg, (user, done))
+        self._route(session, msg, pick, send)
+
+    @staticmethod
+    def _gather(parts: int, finish: Callable[[list[int]], None]) -> Callable[[list[int]], None]:
+        """A callback that collects order ids from ``parts`` actors, then finishes once."""
+        collected: list[int] = []
+        remaining = [parts]
+
+        def done(ids: list[int]) -> None:
+            collected.extend(ids)
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                finish(sorted(collected))
+        return done
+
+    def on_status(self, session: Session, msg: M.Status) -> None:
+        def work() -> R.Message:
+            order = self.exchange.find(session.user or "", msg.order_id, msg.client_order_id)
+            return R.OrderReply(order=self.views.order(order), ref=msg.ref)
+        self._local(session, msg, work, login=True)
+
+    def on_orders(self, session: Session, msg: M.Orders) -> None:
+        def work() -> R.Message:
+            if msg.symbol is not None:
+                self._actor(msg.symbol)
+            orders = self.exchange.orders_of(session.user or "", msg.symbol,
+                                             live_only=msg.status == "live")
+            return R.OrdersReply(orders=[self.views.order(o) for o in orders], ref=msg.ref)
+        self._local(session, msg, work, login=True)
+
+    def on_fills(self, session: Session, msg: M.Fills) -> None:
+        def work() -> R.Message:
+            if msg.symbol is not None:
+                self._actor(msg.symbol)
+            fills = self.exchange.fills_of(session.user or "", msg.symbol, msg.limit)
+            return R.FillsReply(fills=[self.views.fill(t, side) for t, side in fills],
+                                ref=msg.ref)
+        self._local(session, msg, work, login=True)
+
+    # -- accounts ---------------------------------------------------------------------------
+    def on_balance(self, session: Session, msg: M.Balance) -> None:
+        def work() -> R.Message:
+            reply = self.views.balance(session.user or "")
+            reply.ref = msg.ref
+            return reply
+        self._local(session, msg, work, login=True)
+
+    def on_cash(self, session: Session, msg: M.Deposit | M.Withdraw) -> None:
+        deposit = isinstance(msg, M.Deposit)
+
+        def work() -> R.Message:
+            user = session.user or ""
+            units = self.exchange.money.to_units(msg.amount)
+            if units is None:
+                raise CommandError("bad_request", "amount: must be positive, in units of "
+                                   f"{self.views.money.fmt(1)}")
+            if deposit:
+                self.exchange.deposit(user, units)
+            else:
+                self.exchange.withdraw(user, units)
+            self.record(("deposit" if deposit else "withdraw", user, units))
+            reply = self.views.balance(user)
+            reply.ref = msg.ref
+            return reply
+        self._local(session, msg, work, login=True)
+
+    def on_portfolio(self, session: Session, msg: M.Portfolio) -> None:
+        def work() -> R.Message:
+            reply = self.views.portfolio(session.user or "")
+            reply.ref = msg.ref
+            return reply
+        self._local(session, msg, work, login=True)
+
+    # -- market data ----------------------------------------------------------------------------
+    def on_symbols(self, session: Session, msg: M.Symbols) -> None:
+        def work() -> R.Message:
+            reply = self.views.symbols()
+            reply.ref = msg.ref
+            return reply
+        self._local(session, msg, work)
+
+    def on_book(self, session: Session, msg: M.Book) -> None:
+        def work() -> R.Message:
+            self._actor(msg.symbol)
+            reply = self.views.book(msg.symbol, msg.depth)
+            reply.ref = msg.ref
+            return reply
+        self._local(session, msg, work)
+
+    def on_quote(self, session: Session, msg: M.Quote) -> None:
+        def work() -> R.Message:
+            self._actor(msg.symbol)
+            reply = self.views.quote(msg.symbol)
+            reply.ref = msg.ref
+            return reply
+        self._local(session, msg, work)
+
+    def on_trades(self, session: Session, msg: M.Trades) -> None:
+        def work() -> R.Message:
+            md = self.exchange.market_data(msg.symbol)
+            return R.TradesReply(trades=[self.views.trade(t) for t in md.recent_trades(msg.limit)],
+                                 ref=msg.ref)
+        self._local(session, msg, work)
+
+    def on_candles(self, session: Session, msg: M.Candles) -> None:
+        def work() -> R.Message:
+            spec = self._actor(msg.symbol).spec
+            candles = self.exchange.candles(msg.symbol, msg.interval, msg.limit)
+            return R.CandlesReply(candles=[self.views.candle(spec, c) for c in candles],
+                                  ref=msg.ref)
+        self._local(session, msg, work)
+
+    def on_subscribe(self, session: Session, msg: M.Subscribe) -> None:
+        def run() -> bytes:
+            try:
+                self._actor(msg.symbol)
+            except CommandError as exc:
+                return _error(exc.code, exc.message, msg.ref)
+            key = (msg.channel, msg.symbol)
+            reply = encode(R.Subscribed(channel=msg.channel, symbol=msg.symbol, ref=msg.ref))
+            if key not in session.subscriptions:
+                session.subscriptions.add(key)
+                self.subs.setdefault(key, []).append(session)
+                self._track(msg.symbol)
+            if msg.channel == "book":
+                # The snapshot fences the updates: its seq is the last one it includes.
+                snapshot = self.views.book(msg.symbol, 1_000_000)
+                reply += encode(snapshot)
+            return reply
+        session.local(run)
+
+    def on_unsubscribe(self, session: Session, msg: M.Unsubscribe) -> None:
+        def work() -> R.Message:
+            self._actor(msg.symbol)
+            key = (msg.channel, msg.symbol)
+            if key in session.subscriptions:
+                session.subscriptions.discard(key)
+                self._unsubscribe(session, key)
+            return R.Unsubscribed(channel=msg.channel, symbol=msg.symbol, ref=msg.ref)
+        self._local(session, msg, work)
+
+    def _unsubscribe(self, session: Session, key: tuple[str, str]) -> None:
+        subs = self.subs.get(key)
+        if subs is not None and session in subs:
+            subs.remove(session)
+            if not subs:
+                del self.subs[key]
+        self._track(key[1])
+
+    def _track(self, symbol: str) -> None:
+        """Books compute their level changes only while someone streams book or quote."""
+        self.exchange.books[symbol].track_changes = bool(
+            self.subs.get(("book", symbol)) or self.subs.get(("quote", symbol)))
+
+    def on_alert(self, session: Session, msg: M.Alert) -> None:
+        def work() -> R.Message:
+            actor = self._actor(msg.symbol)
+            value = msg.above if msg.above is not None else msg.below
+            assert value is not None
+            ticks = actor.spec.price_ticks(value)
+            field = "above" if msg.above is not None else "below"
+            if ticks is None:
+                raise CommandError("bad_request",
+                                   f"{field}: not a positive multiple of the tick size")
+            alert_id = next(self._alert_ids)
+            reply = R.AlertSet(alert_id=alert_id, ref=msg.ref)
+            alert = Alert(alert_id, session.user or "", ticks if field == "above" else None,
+                          ticks if field == "below" else None)
+            # After the reply, so that an alert already due arrives after alert_set.
+            assert self.loop is not None
+            self.loop.call_soon(actor.add_alert, alert)
+            return reply
+        self._local(session, msg, work, login=True)
+
+    # -- administration ---------------------------------------------------------------------------
+    def on_halt(self, session: Session, msg: M.Halt | M.ResumeTrading) -> None:
+        halted = isinstance(msg, M.Halt)
+
+        def send(actor: SymbolActor, slot: Slot, user: str) -> None:
+            actor.submit(actor.do_halt, session, slot, msg, halted)
+        self._route(session, msg, lambda user: self._actor(msg.symbol), send, admin=True)
+
+    def on_close_market(self, session: Session, msg: M.CloseMarket) -> None:
+        def send(first: SymbolActor, slot: Slot, user: str) -> None:
+            self.exchange.set_market_open(False)
+            self.record(("market_open", False))
+            self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(slot, encode(
+                R.MarketClosed(count=len(ids), order_ids=ids, ref=msg.ref))))
+        self._route(session, msg, lambda user: next(iter(self.actors.values())), send,
+                    admin=True)
+
+    def close_all_books(self, everything: bool, finish: Callable[[list[int]], None] | None) -> None:
+        """Expire ``day`` orders (or every live order) on every book, via the actors."""
+        actors = list(self.actors.values())
+        done = self._gather(len(actors), finish) if finish is not None else None
+        for actor in actors:
+            actor.submit(actor.do_expire_session, None, None, None, (everything, done))
+
+    def on_open_market(self, session: Session, msg: M.OpenMarket) -> None:
+        def work() -> R.Message:
+            self.exchange.set_market_open(True)
+            self.record(("market_open", True))
+            return R.MarketOpened(ref=msg.ref)
+        self._local(session, msg, work, login=True, admin=True)
+
+    def on_stats(self, session: Session, msg: M.Stats) -> None:
+        def work() -> R.Message:
+            ex = self.exchange
+            counters = {
+                "sessions": len(self.sessions),
+                "users_online": len(self.user_sessions),
+                "sessions_opened": self.counters["sessions_opened"],
+                "requests": self.counters["requests"],
+                "orders": ex.next_order_id - 1,
+                "trades": ex.next_trade_id - 1,
+                "live_orders": sum(a.open_orders for a in ex.accounts),
+            }
+            for symbol, actor in self.actors.items():
+                counters[f"queue_depth.{symbol}"] = actor.queue.qsize()
+            return R.StatsReply(counters=counters, ref=msg.ref)
+        self._local(session, msg, work, login=True, admin=True)

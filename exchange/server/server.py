@@ -1,0 +1,131 @@
+"""The server: listener, actors, market-close timer, and an orderly shutdown.
+
+Shutdown order (after the way production ASGI servers do it): stop accepting; stop
+reading from sessions but answer every line already read; let the actors drain;
+flush; close the connections; stop the actors. A session that does not let us write
+within the grace period is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import signal
+import sys
+from datetime import datetime, timedelta
+
+from exchange.server.config import Config
+from exchange.server.gateway import Gateway
+
+log = logging.getLogger("exchange.server")
+
+SHUTDOWN_GRACE = 5.0
+"""Seconds to finish answering what was read before connections are closed anyway."""
+
+
+def tune_gc() -> None:
+    """Collect garbage less often: a book holds many long-lived objects.
+
+    CPython's default (a young-generation pass every 700 allocations, full passes that walk
+    every live order) costs the matching engine about a fifth of its time. Orders, trades
+    and levels form no reference cycles in the steady state, so rarer passes lose nothing.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+class ExchangeServer:
+    """One exchange served on one TCP port."""
+
+    def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 7878) -> None:
+        self.config = config
+        self.host = host
+        self.port = port
+        self.exchange = config.build_exchange()
+        self.gateway = Gateway(self.exchange, config.limits)
+        self._server: asyncio.Server | None = None
+        self._stopping: asyncio.Event | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+
+    async def start(self) -> tuple[str, int]:
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        self.gateway.start()
+        self._server = await loop.create_server(self.gateway.new_session, self.host, self.port,
+                                                reuse_address=True, backlog=1024)
+        sock = self._server.sockets[0].getsockname()
+        self.port = sock[1]
+        self._schedule_close()
+        tune_gc()
+        return sock[0], sock[1]
+
+    def _schedule_close(self) -> None:
+        """Arm the daily market close (``[market] close``, server local time)."""
+        close = self.config.market_close
+        if close is None:
+            return
+        now = datetime.now()
+        at = now.replace(hour=close.hour, minute=close.minute, second=close.second,
+                         microsecond=0)
+        if at <= now:
+            at += timedelta(days=1)
+        delay = (at - now).total_seconds()
+        self._close_timer = asyncio.get_running_loop().call_later(delay, self._daily_close)
+
+    def _daily_close(self) -> None:
+        log.info("market close: expiring day orders")
+        self.gateway.close_all_books(False, None)
+        self._schedule_close()
+
+    def request_stop(self) -> None:
+        if self._stopping is not None:
+            self._stopping.set()
+
+    async def serve_until_stopped(self) -> None:
+        assert self._stopping is not None
+        await self._stopping.wait()
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        log.info("shutting down")
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        if self._server is not None:
+            self._server.close()
+        sessions = list(self.gateway.sessions.values())
+        for session in sessions:
+            if session.transport is not None and not session.closed:
+                session.transport.pause_reading()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE
+        while loop.time() < deadline:
+            busy = any(a.queue.qsize() for a in self.gateway.actors.values()) or any(
+                s.slots for s in sessions if not s.closed)
+            if not busy:
+                break
+            await asyncio.sleep(0.01)
+        self.gateway.flush()
+        for session in sessions:
+            if session.transport is not None and not session.closed:
+                session.transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        self.gateway.stop()
+        journal = self.gateway.journal
+        if journal is not None:
+            journal.commit()
+
+
+async def run_server(config: Config, host: str, port: int) -> None:
+    server = ExchangeServer(config, host, port)
+    bound_host, bound_port = await server.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every OS
+            loop.add_signal_handler(sig, server.request_stop)
+    print(f"listening on {bound_host}:{bound_port}", flush=True)
+    sys.stdout.flush()
+    await server.serve_until_stopped()

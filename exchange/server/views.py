@@ -1,0 +1,237 @@
+"""The edge: engine records (ticks, lots, cash units, microseconds) as protocol messages.
+
+Everything here turns integers into the protocol's exact decimal strings and RFC 3339
+times, and decimals from requests into integers. Formatting runs for every reply, so
+the few values that repeat endlessly (the current second, prices, quantities) are
+cached in small bounded dicts.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from exchange.core.engine import Exchange
+from exchange.core.marketdata import Candle as CoreCandle
+from exchange.core.orders import LIVE_STATUSES, Order
+from exchange.core.results import Event, Trade
+from exchange.core.symbols import SymbolSpec
+from protocol import replies as R
+
+_CACHE_LIMIT = 100_000
+"""Bound on each formatting cache, so a client spraying distinct values can't grow them."""
+
+
+def now_us() -> int:
+    """Wall-clock time in microseconds: the only clock the server hands the engine."""
+    return time.time_ns() // 1000
+
+
+class Clock:
+    """Formats microsecond timestamps as RFC 3339 UTC, caching the current second."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def fmt(self, us: int) -> str:
+        second, micro = divmod(us, 1_000_000)
+        if second != self._second:
+            stamp = datetime.fromtimestamp(second, UTC)
+            self._prefix = stamp.strftime("%Y-%m-%dT%H:%M:%S.")
+            self._second = second
+        return f"{self._prefix}{micro:06d}Z"
+
+    def fmt_opt(self, us: int | None) -> str | None:
+        return None if us is None else self.fmt(us)
+
+
+def datetime_to_us(value: datetime) -> int:
+    """An aware datetime as microseconds since the epoch, exactly (no float on the way)."""
+    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class Views:
+    """Builds protocol records from engine records for one exchange."""
+
+    def __init__(self, exchange: Exchange) -> None:
+        self.exchange = exchange
+        self.clock = Clock()
+        self.money = exchange.money
+        self._qty_text: dict[str, dict[int, str]] = {s: {} for s in exchange.specs}
+
+    # -- numbers --------------------------------------------------------------------------
+    def price(self, spec: SymbolSpec, ticks: int | None) -> str | None:
+        return None if ticks is None else spec.fmt_price(ticks)
+
+    def qty(self, spec: SymbolSpec, lots: int) -> str:
+        cache = self._qty_text[spec.symbol]
+        text = cache.get(lots)
+        if text is None:
+            text = spec.fmt_qty(lots)
+            if len(cache) < _CACHE_LIMIT:
+                cache[lots] = text
+        return text
+
+    # -- records --------------------------------------------------------------------------
+    def order(self, order: Order, snap: Event | None = None) -> R.Order:
+        """The ORDER record; ``snap`` gives the state at an event rather than now."""
+        spec = self.exchange.specs[order.symbol]
+        if snap is None:
+            status, reason, filled, notional = (order.status, order.reason, order.filled,
+                                                order.notional)
+        else:
+            status, reason, filled, notional = snap.status, snap.reason, snap.filled, snap.notional
+        leaves = order.qty - filled if status in LIVE_STATUSES else 0
+        return R.Order(
+            order_id=order.order_id,
+            client_order_id=order.client_order_id,
+            user=order.user,
+            symbol=order.symbol,
+            side=order.side,  # type: ignore[arg-type]
+            kind=order.kind,  # type: ignore[arg-type]
+            tif=order.tif,  # type: ignore[arg-type]
+            price=None if order.price is None else spec.fmt_price(order.price),
+            stop_price=None if order.stop_price is None else spec.fmt_price(order.stop_price),
+            qty=self.qty(spec, order.qty),
+            filled_qty=self.qty(spec, filled),
+            leaves_qty=self.qty(spec, leaves),
+            avg_price=spec.fmt_avg_price(notional, filled),
+            status=status,  # type: ignore[arg-type]
+            reason=reason,
+            accepted_at=self.clock.fmt(order.accepted_at),
+            expires_at=self.clock.fmt_opt(order.expires_at),
+        )
+
+    def trade(self, trade: Trade) -> R.Trade:
+        spec = self.exchange.specs[trade.symbol]
+        return R.Trade(
+            trade_id=trade.trade_id,
+            symbol=trade.symbol,
+            price=spec.fmt_price(trade.price),
+            qty=self.qty(spec, trade.qty),
+            buy_order_id=trade.buy_order_id,
+            sell_order_id=trade.sell_order_id,
+            taker_side=trade.taker_side,  # type: ignore[arg-type]
+            ts=self.clock.fmt(trade.ts),
+        )
+
+    def fill(self, trade: Trade, side: str) -> R.Fill:
+        """One side's view of a trade."""
+        spec = self.exchange.specs[trade.symbol]
+        return R.Fill(
+            trade_id=trade.trade_id,
+            symbol=trade.symbol,
+            price=spec.fmt_price(trade.price),
+            qty=self.qty(spec, trade.qty),
+            buy_order_id=trade.buy_order_id,
+            sell_order_id=trade.sell_order_id,
+            taker_side=trade.taker_side,  # type: ignore[arg-type]
+            ts=self.clock.fmt(trade.ts),
+            order_id=trade.buy_order_id if side == "buy" else trade.sell_order_id,
+            side=side,  # type: ignore[arg-type]
+            liquidity="taker" if side == trade.taker_side else "maker",
+        )
+
+    def levels(self, spec: SymbolSpec, rows: list[tuple[int, int]]) -> list[tuple[str, str]]:
+        return [(spec.fmt_price(p), self.qty(spec, q)) for p, q in rows]
+
+    def candle(self, spec: SymbolSpec, c: CoreCandle) -> R.Candle:
+        return R.Candle(t=self.clock.fmt(c.t), o=spec.fmt_price(c.o), h=spec.fmt_price(c.h),
+                        l=spec.fmt_price(c.l), c=spec.fmt_price(c.c), v=self.qty(spec, c.v))
+
+    # -- replies built from state ---------------------------------------------------------
+    def book(self, symbol: str, depth: int) -> R.BookReply:
+        seq, bids, asks = self.exchange.depth(symbol, depth)
+        spec = self.exchange.specs[symbol]
+        return R.BookReply(symbol=symbol, seq=seq, bids=self.levels(spec, bids),
+                           asks=self.levels(spec, asks))
+
+    def quote(self, symbol: str) -> R.QuoteReply:
+        ex = self.exchange
+        spec = ex.specs[symbol]
+        book = ex.books[symbol]
+        md = ex.market[symbol]
+        bid, ask = book.best_bid(), book.best_ask()
+        return R.QuoteReply(
+            symbol=symbol,
+            bid=self.price(spec, bid),
+            bid_qty=None if bid is None else self.qty(spec, book.bids.levels[bid].total),
+            ask=self.price(spec, ask),
+            ask_qty=None if ask is None else self.qty(spec, book.asks.levels[ask].total),
+            last=self.price(spec, md.last),
+            open=self.price(spec, md.open),
+            high=self.price(spec, md.high),
+            low=self.price(spec, md.low),
+            volume=self.qty(spec, md.volume),
+        )
+
+    def balance(self, user: str) -> R.BalanceReply:
+        account = self.exchange.account(user)
+        fmt = self.money.fmt
+        return R.BalanceReply(cash=fmt(account.cash), available=fmt(account.available_cash),
+                              reserved=fmt(account.reserved_cash))
+
+    def portfolio(self, user: str) -> R.PortfolioReply:
+        ex = self.exchange
+        account = ex.account(user)
+        fmt = self.money.fmt
+        positions = []
+        worth = account.cash
+        for symbol, pos in sorted(account.positions.items()):
+            spec = ex.specs[symbol]
+            mark = ex.mark_price(symbol)
+            value = pos.qty * (mark or 0) * spec.mult
+            worth += value
+            avg_cost = self._avg_cost(spec, pos.cost, pos.qty)
+            positions.append(R.Position(
+                symbol=symbol,
+                qty=self.qty(spec, pos.qty),
+                available=self.qty(spec, pos.available),
+                avg_cost=avg_cost,
+                last=self.price(spec, ex.market[symbol].last),
+                market_value=fmt(value),
+                unrealized_pnl=fmt(value - pos.cost),
+                realized_pnl=fmt(pos.realized),
+            ))
+        return R.PortfolioReply(cash=fmt(account.cash), positions=positions,
+                                net_worth=fmt(worth))
+
+    def _avg_cost(self, spec: SymbolSpec, cost: int, lots: int) -> str:
+        """Average cost per unit of the symbol, as money (no trailing zeros)."""
+        if lots == 0:
+            return "0"
+        per_unit = (Decimal(cost).scaleb(-self.money.decimals) / (lots * spec.lot_size))
+        places = spec.price_decimals + 6
+        text = f"{per_unit.quantize(Decimal(1).scaleb(-places)):f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+    def symbols(self) -> R.SymbolsReply:
+        ex = self.exchange
+        rows = []
+        for symbol, spec in ex.specs.items():
+            status = "halted" if ex.books[symbol].halted else (
+                "open" if ex.market_open else "closed")
+            rows.append(R.SymbolInfo(symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
+                                     lot_size=f"{spec.lot_size.normalize():f}",
+                                     last=self.price(spec, ex.market[symbol].last),
+                                     status=status))
+        return R.SymbolsReply(symbols=rows)
+
+    # -- requests to integers ---------------------------------------------------------------
+    @staticmethod
+    def ticks(spec: SymbolSpec, value: Decimal | None) -> int | None:
+        """Ticks for a given price; 0 for one that is not a positive multiple of the tick."""
+        if value is None:
+            return None
+        ticks = spec.price_ticks(value)
+        return 0 if ticks is None else ticks
+
+    @staticmethod
+    def lots(spec: SymbolSpec, value: Decimal) -> int:
+        lots = spec.qty_lots(value)
+        return 0 if lots is None else lots
