@@ -134,14 +134,16 @@ class SymbolActor:
         price = views.ticks(spec, msg.price)
         stop_price = views.ticks(spec, msg.stop_price)
         tif = msg.tif or "gtc"
+        # Recorded before it runs: a command that fails may still have expired orders on
+        # its way, and the replay must fail (and expire) the same way.
+        self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif, price,
+                             stop_price, expires_at, msg.post_only, msg.stp,
+                             msg.client_order_id))
         out = ex.place(user, self.symbol, msg.side, qty, now, kind=msg.kind, tif=tif,
                        price=price, stop_price=stop_price, expires_at=expires_at,
                        post_only=msg.post_only, stp=msg.stp, client_order_id=msg.client_order_id)
         order = out.order
         assert order is not None
-        self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif, price,
-                             stop_price, expires_at, msg.post_only, msg.stp,
-                             msg.client_order_id))
         if msg.client_order_id is not None:
             self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         reply: R.Message
@@ -161,8 +163,8 @@ class SymbolActor:
         qty = None if msg.qty is None else self.views.lots(spec, msg.qty)
         price = self.views.ticks(spec, msg.price)
         now = now_us()
-        out = self.exchange.modify(user, order_id, now, qty=qty, price=price)
         self.gateway.record(("modify", now, user, order_id, qty, price))
+        out = self.exchange.modify(user, order_id, now, qty=qty, price=price)
         order = out.order
         assert order is not None
         self.answer(session, slot, R.Modified(
@@ -177,8 +179,8 @@ class SymbolActor:
             # this queue (addressed by its client_order_id) exists by now.
             order_id = self.exchange.find(user, msg.order_id, msg.client_order_id).order_id
             now = now_us()
-            out = getattr(self.exchange, op)(user, order_id, now)
             self.gateway.record((op, now, user, order_id))
+            out = getattr(self.exchange, op)(user, order_id, now)
             order = out.order
             if with_fills:
                 reply = reply_type(order=self.views.order(order), ref=msg.ref,
@@ -193,8 +195,8 @@ class SymbolActor:
                       arg: tuple[str, Callable[[list[int]], None]]) -> None:
         user, done = arg
         now = now_us()
-        out = self.exchange.cancel_all(user, self.symbol, now)
         self.gateway.record(("cancel_all", now, user, self.symbol))
+        out = self.exchange.cancel_all(user, self.symbol, now)
         done([o.order_id for o in out.orders])
         self.publish(out, session, None, bulk=out.orders)
 
@@ -202,8 +204,8 @@ class SymbolActor:
                           arg: tuple[bool, Callable[[list[int]], None] | None]) -> None:
         everything, done = arg
         now = now_us()
-        out = self.exchange.expire_session(self.symbol, now, everything)
         self.gateway.record(("expire_session", now, self.symbol, everything))
+        out = self.exchange.expire_session(self.symbol, now, everything)
         if done is not None:
             done([o.order_id for o in out.orders])
         self.publish(out, None, None)
@@ -217,10 +219,11 @@ class SymbolActor:
 
     def do_expire(self, session: Session | None, slot: Slot | None, msg: Any, arg: Any) -> None:
         now = now_us()
+        if self.exchange.next_expiry(self.symbol) is None:
+            return
+        self.gateway.record(("expire", now, self.symbol))
         out = self.exchange.expire(self.symbol, now)
-        if out.events:
-            self.gateway.record(("expire", now, self.symbol))
-            self.publish(out, None, None)
+        self.publish(out, None, None)
 
     # -- publishing -----------------------------------------------------------------------------
     def publish(self, out: Outcome, session: Session | None, addressed: Order | None,

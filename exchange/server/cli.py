@@ -25,7 +25,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         runner = uvloop.run
     try:
-        runner(run_server(config, args.host, args.port))
+        runner(run_server(config, args.host, args.port, args.data_dir))
     except OSError as exc:
         print(f"exchange: cannot listen on {args.host}:{args.port}: {exc.strerror}",
               file=sys.stderr)
@@ -46,11 +46,22 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", help="make the exchange durable in this directory")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    inspect = sub.add_parser("inspect", help="describe a data directory (snapshots, journal)")
+    inspect.add_argument("data_dir")
+    inspect.add_argument("--records", type=int, default=0, metavar="N",
+                         help="also print the first N records of each journal segment")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+    logging.basicConfig(level=getattr(args, "log_level", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "inspect":
+        from pathlib import Path
+
+        from exchange.server.journal import inspect as describe
+
+        print(describe(Path(args.data_dir), args.records))
+        return 0
     return 2  # pragma: no cover - argparse requires a command
 
 

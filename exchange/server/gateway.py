@@ -29,7 +29,7 @@ from protocol.codec import encode
 from protocol.text import HELP_TEXT
 
 if TYPE_CHECKING:
-    from exchange.server.journal import Journal
+    from exchange.server.journal import FileJournal
 
 log = logging.getLogger("exchange.gateway")
 
@@ -55,7 +55,7 @@ class Gateway:
         self.user_sessions: dict[str, list[Session]] = {}
         self.subs: dict[tuple[str, str], list[Session]] = {}
         self.pending_cids: dict[tuple[str, str], str] = {}
-        self.journal: Journal | None = None
+        self.journal: FileJournal | None = None
         self._ids = itertools.count(1)
         self._alert_ids = itertools.count(1)
         self._dirty: list[Session] = []

@@ -15,9 +15,11 @@ import logging
 import signal
 import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from exchange.server.config import Config
 from exchange.server.gateway import Gateway
+from exchange.server.journal import FileJournal
 
 log = logging.getLogger("exchange.server")
 
@@ -40,12 +42,26 @@ def tune_gc() -> None:
 class ExchangeServer:
     """One exchange served on one TCP port."""
 
-    def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 7878) -> None:
+    def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 7878,
+                 data_dir: str | Path | None = None) -> None:
         self.config = config
         self.host = host
         self.port = port
-        self.exchange = config.build_exchange()
+        journal = None
+        if data_dir is None:
+            self.exchange = config.build_exchange()
+        else:
+            recovered = FileJournal.recover(Path(data_dir), config.build_exchange())
+            for note in recovered.notes:
+                log.warning("recovery: %s", note)
+            log.info("recovered %s: snapshot at record %d, %d records replayed, last %d",
+                     data_dir, recovered.snapshot_seq, recovered.replayed, recovered.seq)
+            self.exchange = recovered.exchange
+            # Limits come from today's config; the market itself from the data directory.
+            self.exchange.max_open_orders = config.limits.max_open_orders
+            journal = FileJournal(Path(data_dir), self.exchange, recovered.seq)
         self.gateway = Gateway(self.exchange, config.limits)
+        self.gateway.journal = journal
         self._server: asyncio.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -116,11 +132,13 @@ class ExchangeServer:
         self.gateway.stop()
         journal = self.gateway.journal
         if journal is not None:
-            journal.commit()
+            journal.snapshot()
+            journal.close()
 
 
-async def run_server(config: Config, host: str, port: int) -> None:
-    server = ExchangeServer(config, host, port)
+async def run_server(config: Config, host: str, port: int,
+                     data_dir: str | None = None) -> None:
+    server = ExchangeServer(config, host, port, data_dir)
     bound_host, bound_port = await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
