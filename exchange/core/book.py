@@ -174,15 +174,20 @@ class OrderBook:
         (self.buy_stops if order.side == BUY else self.sell_stops).remove(key)
         del self.stops[order.order_id]
 
-    def due_stops(self, last: int) -> list[Order]:
-        """Pending stops whose condition holds at ``last``, oldest first; removed from the book."""
+    def due_stops(self, high: int, low: int) -> list[Order]:
+        """Pending stops that trades between ``low`` and ``high`` triggered, oldest first.
+
+        A buy stop triggers once any trade prints at or above its stop price, a sell stop
+        once any prints at or below it: a sweep that passes through a stop triggers it even
+        if its last trade ends on the other side. Triggered stops leave the book.
+        """
         due: list[Order] = []
         buy_stops = self.buy_stops
-        while buy_stops and buy_stops[0][0] <= last:
+        while buy_stops and buy_stops[0][0] <= high:
             _, oid = buy_stops.pop(0)
             due.append(self.stops.pop(oid))
         sell_stops = self.sell_stops
-        while sell_stops and sell_stops[-1][0] >= last:
+        while sell_stops and sell_stops[-1][0] >= low:
             _, oid = sell_stops.pop()
             due.append(self.stops.pop(oid))
         due.sort(key=_order_id)

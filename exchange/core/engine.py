@@ -132,8 +132,17 @@ class Exchange(MatchingCore):
         self._expire_due(book, now, out)
         error = OP_RULES[op][order.status]
         if error is not None:
-            raise CommandError(error, f"order_id: order {order_id} is {order.status}")
+            raise self._refused(CommandError(error, f"order_id: order {order_id} is "
+                                             f"{order.status}"), book, out)
         return book, order
+
+    @staticmethod
+    def _refused(exc: CommandError, book: OrderBook, out: Outcome) -> CommandError:
+        """Attach what the command did before it was refused (expiries) to the refusal."""
+        if out.events:
+            out.book_changes = book.end_step()
+            exc.outcome = out
+        return exc
 
     # -- place ------------------------------------------------------------------------
     def place(
@@ -188,11 +197,13 @@ class Exchange(MatchingCore):
         if expiries and expiries[0][0] <= now:
             self._expire_due(book, now, out)
         spec = book.spec
-        if (not self.market_open or book.halted or qty <= 0 or price == 0 or stop_price == 0
+        bad_price = ((price is not None and price <= 0)
+                     or (stop_price is not None and stop_price <= 0))
+        if (not self.market_open or book.halted or qty <= 0 or bad_price
                 or account.open_orders >= self.max_open_orders
                 or (price is not None and spec.price_band is not None
                     and not spec.band_allows(price, self.market[symbol].last))):
-            refusal = self._reject_reason(book, order, price == 0 or stop_price == 0)
+            refusal = self._reject_reason(book, order, bad_price)
             assert refusal is not None  # the condition above is the union of its cases
             self._reject(order, refusal)
         elif self._reserve(book, order, account, position):
@@ -303,12 +314,16 @@ class Exchange(MatchingCore):
         out = Outcome()
         book, order = self._owned_for("modify", user, order_id, now, out)
         out.order = order
-        self._check_trading(book, "modify")
-        new_qty, new_price, delta = self._check_modify(book, order, qty, price)
+        try:
+            self._check_trading(book, "modify")
+            new_qty, new_price, delta = self._check_modify(book, order, qty, price)
+        except CommandError as exc:
+            raise self._refused(exc, book, out) from None
         keeps_place = new_price == order.price and new_qty <= order.qty
         resting = order.status == ACCEPTED or order.status == PARTIALLY_FILLED
         if resting and keeps_place:
-            book.reduce(order, order.qty - new_qty)
+            if new_qty != order.qty:  # the same qty and price change nothing visible
+                book.reduce(order, order.qty - new_qty)
         elif resting:
             book.unrest(order)
         order.qty = new_qty
@@ -400,7 +415,14 @@ class Exchange(MatchingCore):
         out = Outcome()
         book, order = self._owned_for("resume", user, order_id, now, out)
         out.order = order
-        self._check_trading(book, "resume")
+        try:
+            self._check_trading(book, "resume")
+            if (order.post_only and order.triggered
+                    and self._crosses(book, order.side, order.price)):  # type: ignore[arg-type]
+                raise CommandError("bad_request", "order_id: this post_only order would take "
+                                   "liquidity at its price; modify its price first")
+        except CommandError as exc:
+            raise self._refused(exc, book, out) from None
         del book.paused[order.order_id]
         order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
         self._activate(book, order, now, out)

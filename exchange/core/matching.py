@@ -203,6 +203,7 @@ class MatchingCore:
                 break
             level = levels[best]
             orders = level.orders
+            total_before = level.total
             gone: list[Order] = []
             for maker in orders.values():
                 if check_self and maker.user == tuser:
@@ -284,7 +285,8 @@ class MatchingCore:
                     break
             for maker in gone:
                 del orders[maker.order_id]
-            side.dirty.add(best)
+            if gone or level.total != total_before:
+                side.dirty.add(best)
             if not orders:
                 del levels[best]
                 prices.remove(best)
@@ -303,12 +305,13 @@ class MatchingCore:
         self._execute(book, order, now, out, addressed)
 
     def _run_stops(self, book: OrderBook, now: int, out: Outcome) -> None:
-        """Trigger pending stops while the last price satisfies them (cascades included)."""
-        md = self.market[book.spec.symbol]
-        while book.stops and md.last is not None:
-            due = book.due_stops(md.last)
-            if not due:
-                return
+        """Trigger the stops that this command's trades printed through (cascades included)."""
+        trades = out.trades
+        checked = 0
+        while book.stops and checked < len(trades):
+            prices = [t.price for t in trades[checked:]]
+            checked = len(trades)
+            due = book.due_stops(max(prices), min(prices))
             for order in due:
                 self._trigger(book, order, now, out, addressed=False)
 

@@ -18,6 +18,9 @@ class CommandError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
+        self.outcome: Outcome | None = None
+        """What the command did before it was refused (orders that expired on the way):
+        the refusal changes nothing, but the expiry it found is real and must be told."""
 
 
 class Trade:

@@ -110,6 +110,8 @@ class SymbolActor:
         except CommandError as exc:
             self.answer(session, slot, R.Error(code=exc.code, message=exc.message,  # type: ignore[arg-type]
                                                ref=getattr(msg, "ref", None)))
+            if exc.outcome is not None:  # orders it found expired are still news
+                self.publish(exc.outcome, None, None)
         except Exception:
             log.exception("command failed on %s: %r", self.symbol, msg)
             self.answer(session, slot, R.Error(code="bad_request", ref=getattr(msg, "ref", None),

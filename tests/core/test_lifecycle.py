@@ -217,8 +217,6 @@ def test_cancel_a_paused_order(ex: Exchange) -> None:
     assert error_code(lambda: ex.resume("alice", s.order_id, T0 + 2)) == "not_live"
 
 
-@pytest.mark.xfail(strict=True, reason="resume of a post_only order takes liquidity: resume "
-                   "skips the would_take check that place and modify make")
 def test_resumed_post_only_order_never_takes(ex: Exchange) -> None:
     b = placed(buy(ex, "alice", 1, 10000, post_only=True))
     ex.pause("alice", b.order_id, T0 + 1)

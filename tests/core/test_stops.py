@@ -261,9 +261,6 @@ def test_modify_pending_stops(ex: Exchange) -> None:
     assert account(ex, "carol").reserved_cash == 31500
 
 
-@pytest.mark.xfail(strict=True, reason="stops are checked only against the last price at the "
-                   "end of a command, not against each trade: a sweep that prints through the "
-                   "stop price and ends beyond it leaves the stop pending")
 def test_stop_triggers_on_a_trade_inside_a_sweep(ex: Exchange) -> None:
     set_last(ex, 11000)
     s = stop(ex, "carol", "sell", 1, 10100)
