@@ -66,8 +66,6 @@ def test_bad_qty_is_reported_before_bad_price(ex: Exchange) -> None:
     assert_rejected(ex, placed(buy(ex, "alice", 0, 0)), "bad_qty")
 
 
-@pytest.mark.xfail(strict=True, reason="place accepts a negative price: a buy at -5 ticks "
-                   "rests with a negative reservation (modify refuses price <= 0)")
 def test_negative_price_is_bad_price(ex: Exchange) -> None:
     order = placed(buy(ex, "alice", 1, -5))
     assert (order.status, order.reason) == ("rejected", "bad_price")
