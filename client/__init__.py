@@ -2,30 +2,34 @@
 
 ```python
 import asyncio
-from client import Accepted, Client, FillEvent, InsufficientFundsError
+from client import Accepted, Client, FillEvent, InsufficientFundsError, TradeEvent
 
 async def main() -> None:
     async with Client.connect("127.0.0.1", 7878, user="alice", token="alice-token") as c:
         reply = await c.place("AAPL", "buy", 10, "150.25", client_order_id="my-1")
         if isinstance(reply, Accepted):
-            print("order", reply.order.order_id, reply.order.status, reply.fills)
+            print("order", reply.order.order_id, reply.order.status)
         else:  # Rejected: a result, not an exception
             print("rejected:", reply.order.reason)
 
         # Many requests at once on one connection: each reply finds its own caller.
         quotes = await asyncio.gather(*(c.quote(s) for s in ("AAPL", "MSFT", "TSLA")))
+        print([(q.symbol, q.bid, q.ask) for q in quotes])
 
-        # One stream on its own (subscribed on entry, unsubscribed on exit).
+        # One stream on its own: subscribed on entry, unsubscribed on exit.
         async with c.stream("trades", "AAPL") as trades:
+            await c.place("AAPL", "sell", 5, "150.25")  # trades with our own bid
             async for event in trades:
-                print(event.trade.price, event.trade.qty)
-                break
+                if isinstance(event, TradeEvent):
+                    print("trade", event.trade.qty, "@", event.trade.price)
+                    break
 
         # Everything pushed to this session: fills, expiries, alerts, stream messages.
-        async for event in c.events():
-            if isinstance(event, FillEvent):
-                print("filled", event.fill.qty, "@", event.fill.price)
-                break
+        async with asyncio.timeout(5):
+            async for event in c.events():
+                if isinstance(event, FillEvent):  # our resting bid was the maker
+                    print("filled", event.fill.qty, "@", event.fill.price)
+                    break
 
         try:
             await c.withdraw("1e9")

@@ -131,16 +131,18 @@ class Client(Commands):
     async def open(self) -> None:
         """Open the connection and log in. Raises `ConnectFailed`, `RequestTimeout`, or
         `AuthFailedError`; the client is closed again on failure."""
+        conn: Connection | None = None
         try:
             async with asyncio.timeout(self.timeout):
                 conn = await self._open_connection()
-                try:
-                    await self._handshake(conn)
-                except BaseException:
-                    await conn.close()
-                    raise
-        except TimeoutError:
-            raise RequestTimeout(f"no connection to {self.host}:{self.port} in time") from None
+                await self._handshake(conn)
+        except BaseException as exc:
+            if conn is not None:
+                await conn.close()
+            self._shut(ConnectionClosed(f"could not connect: {exc!r}"), clean=True)
+            if isinstance(exc, TimeoutError):
+                raise RequestTimeout(f"no connection to {self.host}:{self.port} in time") from None
+            raise
         self._conn = conn
         self._ready.set()
 
@@ -187,7 +189,7 @@ class Client(Commands):
         self._events.close(queue_error)
         for streams in self._streams.values():
             for stream in streams:
-                stream._queue.close(queue_error)
+                stream.close(queue_error)
 
     # --- requests -----------------------------------------------------------------------
 
@@ -336,15 +338,16 @@ class Client(Commands):
             except ServerError as exc:
                 # A refused login will not get better by retrying.
                 log.error("reconnected, but the session could not be restored: %s", exc)
-                if conn is not None:
-                    await conn.close()
+                await _close_quietly(conn)
                 self._shut(ConnectionClosed(f"reconnect failed: {exc}"), clean=False)
                 return
             except (ExchangeError, TimeoutError) as exc:
                 log.info("reconnect attempt %d failed: %s", attempt + 1, exc)
-                if conn is not None:
-                    await conn.close()
+                await _close_quietly(conn)
                 continue
+            except BaseException:  # close() cancelled us mid-handshake
+                await _close_quietly(conn)
+                raise
             if not conn.is_open:
                 continue
             self._conn = conn
@@ -361,7 +364,7 @@ class Client(Commands):
         key = stream_key(event)
         if key is not None:
             for stream in self._streams.get(key, ()):
-                stream._queue.put(event)
+                stream.put(event)
 
     def events(self) -> EventQueue[Event]:
         """Every message the server pushes (order events, alerts, and stream messages),
@@ -401,6 +404,11 @@ class Client(Commands):
             return False
         self._streams.pop(stream.key, None)
         return True
+
+
+async def _close_quietly(conn: Connection | None) -> None:
+    if conn is not None:
+        await conn.close()
 
 
 class _NotSent(Exception):
@@ -445,7 +453,6 @@ class Stream(EventQueue[Event]):
         super().__init__(client._max_events)
         self._client = client
         self.key: StreamKey = (channel, symbol)
-        self._queue = self  # the client feeds the stream through this name
 
     async def __aenter__(self) -> Stream:
         self._client._add_stream(self)

@@ -121,10 +121,10 @@ class Connection:
         """
         if not self._open or self._writer.transport.is_closing():
             raise ConnectionClosed("connection is closed")
-        request.ref = ref
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[ref] = future
-        self._writer.write(encode(request))
+        # A copy with the ref: the caller's Struct is left as it was, free to be sent again.
+        self._writer.write(encode(msgspec.structs.replace(request, ref=ref)))
         return future
 
     def forget(self, ref: int) -> None:

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+import client
 from client import (
     Accepted,
     AlertSet,
@@ -275,3 +276,17 @@ async def test_admin_ops_are_forbidden_to_others(alice: Client, symbol: str) -> 
         await alice.halt(symbol)
     with pytest.raises(ForbiddenError):
         await alice.stats()
+
+
+def test_the_package_docstring_example_runs(
+    server: ServerProcess, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The usage example the README links to, run as written (but on the test server)."""
+    doc = client.__doc__
+    assert doc is not None
+    start = doc.index("```python") + len("```python")
+    code = doc[start : doc.index("```", start)].replace("7878", str(server.port))
+    exec(compile(code, "client-example", "exec"), {"__name__": "__main__"})
+    out = capsys.readouterr().out
+    assert "order" in out and "trade 5 @ 150.25" in out and "filled 5 @ 150.25" in out
+    assert "insufficient_funds" in out

@@ -210,6 +210,21 @@ async def test_failed_login_at_connect_raises(stub: StubServer) -> None:
     stub.handler = refuse
     with pytest.raises(AuthFailedError):
         await Client.connect("127.0.0.1", stub.port, user="alice", token="wrong")
+    c = Client("127.0.0.1", stub.port, user="alice", token="wrong")
+    with pytest.raises(AuthFailedError):
+        await c.open()
+    assert c.is_closed
+    with pytest.raises(ConnectionClosed):
+        await c.ping()
+
+
+async def test_request_leaves_the_callers_struct_alone(client: Client, stub: StubServer) -> None:
+    ping = m.Ping()
+    await client.request(ping)
+    await client.request(ping)
+    assert ping.ref is None
+    sent = [q.ref for q in stub.requests]
+    assert len(set(sent)) == len(sent) == 2 and all(isinstance(ref, int) for ref in sent)
 
 
 async def test_connect_refused() -> None:
