@@ -1,0 +1,515 @@
+"""Random command sequences against the engine and against a brute-force reference model.
+
+The model is written to be obviously right rather than fast: the book is "every live,
+unpaused order", the best maker is found with ``min`` over all of them, reservations are
+derived from the orders (``leaves * price`` for a limit buy, ``leaves`` for a sell) instead
+of being tracked, and a fok order is tried on a copy of the whole model and kept only if
+it filled. After every step the engine must agree with it on the trades (price, qty,
+buyer, seller, in order), on every order's state and on every account, and the engine's
+own invariants must hold.
+
+Stops and post_only orders are left to the unit tests (see the xfail tests there).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+
+from exchange.core.accounts import UserInfo
+from exchange.core.engine import Exchange
+from exchange.core.orders import LIVE_STATUSES, TRANSITIONS
+from exchange.core.results import CommandError, Outcome
+from exchange.core.symbols import SymbolSpec
+
+SYM = "X"
+T0 = 1_700_000_000_000_000
+START = {"alice": (6_000, 20), "bob": (60_000, 40), "carol": (1_500, 6)}
+"""Cash units and lots per user: small enough that funds and holdings run out at times."""
+USERS = tuple(START)
+PRICES = st.integers(98, 102)
+QTYS = st.integers(1, 8)
+STP = st.sampled_from(["none", "none", "none", "cancel_newest", "cancel_oldest",
+                       "cancel_both"])
+
+
+def _reachable() -> dict[str, set[str]]:
+    """Every status reachable from each status through the TRANSITIONS table (or itself)."""
+    out: dict[str, set[str]] = {}
+    for start in TRANSITIONS:
+        seen = {start}
+        todo = [start]
+        while todo:
+            for nxt in TRANSITIONS[todo.pop()]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        out[start] = seen
+    return out
+
+
+REACHABLE = _reachable()
+
+
+class ModelError(Exception):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass
+class MOrder:
+    oid: int
+    user: str
+    side: str
+    kind: str
+    tif: str
+    price: int | None
+    qty: int
+    stp: str
+    expires_at: int | None
+    status: str = "accepted"
+    reason: str | None = None
+    filled: int = 0
+    in_book: bool = False
+    arrival: int = 0
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE_STATUSES
+
+    @property
+    def leaves(self) -> int:
+        return self.qty - self.filled if self.live else 0
+
+    @property
+    def reserved(self) -> int:
+        if not self.live:
+            return 0
+        if self.side == "sell":
+            return self.leaves
+        if self.price is None:
+            return 0  # a market buy pays from what is available when it trades
+        return self.leaves * self.price
+
+
+class Model:
+    """One symbol whose tick times lot is one cash unit (mult 1); no stops."""
+
+    def __init__(self) -> None:
+        self.cash = {u: c for u, (c, _) in START.items()}
+        self.lots = {u: n for u, (_, n) in START.items()}
+        self.orders: dict[int, MOrder] = {}
+        self.next_id = 1
+        self.next_arrival = 0
+        self.last: int | None = None
+        self.halted = False
+        self.trades: list[tuple[int, int, int, int]] = []
+
+    # -- derived state -----------------------------------------------------------------
+    def reserved_cash(self, user: str) -> int:
+        return sum(o.reserved for o in self.orders.values() if o.user == user and o.side == "buy")
+
+    def reserved_lots(self, user: str) -> int:
+        return sum(o.reserved for o in self.orders.values()
+                   if o.user == user and o.side == "sell")
+
+    def available_cash(self, user: str) -> int:
+        return self.cash[user] - self.reserved_cash(user)
+
+    def available_lots(self, user: str) -> int:
+        return self.lots[user] - self.reserved_lots(user)
+
+    def resting(self, side: str) -> list[MOrder]:
+        return [o for o in self.orders.values() if o.in_book and o.side == side]
+
+    def depth(self, side: str) -> list[tuple[int, int]]:
+        levels: dict[int, int] = {}
+        for o in self.resting(side):
+            assert o.price is not None
+            levels[o.price] = levels.get(o.price, 0) + o.leaves
+        return sorted(levels.items(), reverse=(side == "buy"))
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def end(self, order: MOrder, status: str, reason: str | None = None) -> None:
+        order.status = status
+        order.reason = reason
+        order.in_book = False
+
+    def expire_due(self, now: int) -> None:
+        for o in sorted(self.orders.values(), key=lambda o: o.oid):
+            if o.live and o.expires_at is not None and o.expires_at <= now:
+                self.end(o, "expired")
+
+    def owned(self, user: str, oid: int, now: int) -> MOrder:
+        order = self.orders.get(oid)
+        if order is None or order.user != user:
+            raise ModelError("unknown_order")
+        self.expire_due(now)
+        if not order.live:
+            raise ModelError("not_live")
+        return order
+
+    # -- matching ----------------------------------------------------------------------
+    def match(self, taker: MOrder) -> str | None:
+        """Trade ``taker`` against the best makers; returns why it stopped early, if it did."""
+        buy = taker.side == "buy"
+        while taker.filled < taker.qty:
+            makers = self.resting("sell" if buy else "buy")
+            if taker.price is not None:
+                limit = taker.price
+                makers = [m for m in makers
+                          if (m.price <= limit if buy else m.price >= limit)]  # type: ignore[operator]
+            if not makers:
+                return None
+            maker = min(makers, key=lambda m: ((m.price if buy else -m.price), m.arrival))
+            assert maker.price is not None
+            if taker.stp != "none" and maker.user == taker.user:
+                if taker.stp in ("cancel_oldest", "cancel_both"):
+                    self.end(maker, "canceled", "self_trade")
+                if taker.stp in ("cancel_newest", "cancel_both"):
+                    return "self_trade"
+                continue
+            price = maker.price
+            qty = min(taker.qty - taker.filled, maker.qty - maker.filled)
+            if buy and taker.kind == "market":
+                qty = min(qty, self.available_cash(taker.user) // price)
+                if qty == 0:
+                    return "insufficient_funds"
+            buyer, seller = (taker, maker) if buy else (maker, taker)
+            self.cash[buyer.user] -= price * qty
+            self.lots[buyer.user] += qty
+            self.cash[seller.user] += price * qty
+            self.lots[seller.user] -= qty
+            taker.filled += qty
+            maker.filled += qty
+            taker.status = "partially_filled"
+            if maker.filled == maker.qty:
+                self.end(maker, "filled")
+            else:
+                maker.status = "partially_filled"
+            self.last = price
+            self.trades.append((price, qty, buyer.oid, seller.oid))
+        return None
+
+    def execute(self, order: MOrder) -> None:
+        """Trade an active order, then rest it or end it by its kind and tif."""
+        if order.tif == "fok":
+            trial = copy.deepcopy(self)
+            trial_order = trial.orders[order.oid]
+            trial.match(trial_order)
+            if trial_order.filled == trial_order.qty:
+                self.__dict__.update(trial.__dict__)
+                self.end(self.orders[order.oid], "filled")
+            else:
+                self.end(order, "expired")
+            return
+        stopped = self.match(order)
+        if order.filled == order.qty:
+            self.end(order, "filled")
+        elif stopped is not None:
+            self.end(order, "canceled", stopped)
+        elif order.kind == "market" or order.tif in ("ioc", "fok"):
+            self.end(order, "expired")
+        else:
+            order.in_book = True
+            order.arrival = self.next_arrival
+            self.next_arrival += 1
+
+    # -- commands ----------------------------------------------------------------------
+    def place(self, user: str, side: str, kind: str, tif: str, qty: int, price: int | None,
+              stp: str, expires_at: int | None, now: int) -> int:
+        self.expire_due(now)
+        oid = self.next_id
+        self.next_id += 1
+        order = MOrder(oid, user, side, kind, tif, price, qty, stp, expires_at)
+        reason = None
+        if self.halted:
+            reason = "halted"
+        elif side == "buy" and price is not None and qty * price > self.available_cash(user):
+            reason = "insufficient_funds"
+        elif side == "sell" and qty > self.available_lots(user):
+            reason = "insufficient_holdings"
+        elif kind == "market":
+            opposite = self.resting("sell" if side == "buy" else "buy")
+            if not opposite:
+                reason = "no_liquidity"
+            elif side == "buy" and self.available_cash(user) < min(
+                    o.price for o in opposite):  # type: ignore[type-var]
+                reason = "insufficient_funds"
+        self.orders[oid] = order  # only now does it reserve anything
+        if reason is not None:
+            self.end(order, "rejected", reason)
+        else:
+            self.execute(order)
+        return oid
+
+    def modify(self, user: str, oid: int, now: int, qty: int | None, price: int | None) -> None:
+        order = self.owned(user, oid, now)
+        if self.halted:
+            raise ModelError("bad_state")
+        if qty is not None and qty <= order.filled:
+            raise ModelError("bad_request")
+        new_qty = qty if qty is not None else order.qty
+        new_price = price if price is not None else order.price
+        leaves = new_qty - order.filled
+        if order.side == "sell":
+            if leaves - order.reserved > self.available_lots(user):
+                raise ModelError("insufficient_holdings")
+        else:
+            assert new_price is not None
+            if leaves * new_price - order.reserved > self.available_cash(user):
+                raise ModelError("insufficient_funds")
+        keeps_place = new_price == order.price and new_qty <= order.qty
+        order.qty, order.price = new_qty, new_price
+        if order.in_book and not keeps_place:
+            order.in_book = False
+            self.execute(order)
+
+    def cancel(self, user: str, oid: int, now: int) -> None:
+        self.end(self.owned(user, oid, now), "canceled")
+
+    def pause(self, user: str, oid: int, now: int) -> None:
+        order = self.owned(user, oid, now)
+        if order.status == "paused":
+            raise ModelError("bad_state")
+        order.status = "paused"
+        order.in_book = False
+
+    def resume(self, user: str, oid: int, now: int) -> None:
+        order = self.owned(user, oid, now)
+        if order.status != "paused":
+            raise ModelError("bad_state")
+        if self.halted:
+            raise ModelError("bad_state")
+        order.status = "partially_filled" if order.filled else "accepted"
+        self.execute(order)
+
+    def expire_session(self, now: int, everything: bool) -> None:
+        self.expire_due(now)
+        for o in sorted(self.orders.values(), key=lambda o: o.oid):
+            if o.live and (everything or o.tif == "day"):
+                self.end(o, "expired")
+
+    def withdraw(self, user: str, amount: int) -> None:
+        if amount > self.available_cash(user):
+            raise ModelError("insufficient_funds")
+        self.cash[user] -= amount
+
+
+class EngineVersusModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ex = Exchange([SymbolSpec.create(SYM, "0.01", "1")])
+        for user, (cash, lots) in START.items():
+            self.ex.add_user(UserInfo(user), cash, {SYM: lots})
+        self.model = Model()
+        self.now = T0
+        self.statuses: dict[int, str] = {}
+        self.cash_total = sum(c for c, _ in START.values())
+        self.lots_total = sum(n for _, n in START.values())
+
+    # -- running one command on both ---------------------------------------------------
+    def both(self, engine_call: object, model_call: object) -> str | None:
+        """Run a command on both sides: the same error code, or the same trades.
+
+        The model raises only before it changes anything but the lazy expiry, which the
+        engine also runs before it refuses a command.
+        """
+        self.model.trades = []
+        model_error = engine_error = None
+        try:
+            model_call()  # type: ignore[operator]
+        except ModelError as err:
+            model_error = err.code
+        outcome: Outcome | None = None
+        try:
+            result = engine_call()  # type: ignore[operator]
+        except CommandError as err:
+            engine_error = err.code
+        else:
+            outcome = result if isinstance(result, Outcome) else None
+        assert engine_error == model_error
+        if engine_error is not None:
+            event(f"error {engine_error}")
+        elif outcome is not None and outcome.order is not None:
+            order = outcome.order
+            event(f"order {order.status} {order.reason or ''}".strip())
+        if outcome is not None and outcome.trades:
+            event("traded")
+        engine_trades = [] if outcome is None else [
+            (t.price, t.qty, t.buy_order_id, t.sell_order_id) for t in outcome.trades]
+        assert engine_trades == self.model.trades
+        if outcome is not None:
+            for t in outcome.trades:
+                buy = self.ex.find(t.buy_user, t.buy_order_id)
+                sell = self.ex.find(t.sell_user, t.sell_order_id)
+                assert buy.price is None or t.price <= buy.price
+                assert sell.price is None or t.price >= sell.price
+                assert t.ts == self.now and t.symbol == SYM
+        return model_error
+
+    def tick(self, dt: int) -> int:
+        self.now += dt
+        return self.now
+
+    def pick(self, index: int, live: bool) -> int:
+        """An order id: mostly a live order's, else any order's (or 1 before the first)."""
+        ids = sorted(self.model.orders)
+        if live:
+            ids = [oid for oid in ids if self.model.orders[oid].live] or ids
+        return ids[index % len(ids)] if ids else 1
+
+    # -- rules -------------------------------------------------------------------------
+    @rule(user=st.sampled_from(USERS), side=st.sampled_from(["buy", "sell"]),
+          tif=st.sampled_from(["gtc", "gtc", "ioc", "fok", "day", "gtd"]), qty=QTYS,
+          price=PRICES, stp=STP, ttl=st.integers(1, 20), dt=st.integers(0, 3))
+    def place_limit(self, user: str, side: str, tif: str, qty: int, price: int, stp: str,
+                    ttl: int, dt: int) -> None:
+        now = self.tick(dt)
+        expires_at = now + ttl if tif == "gtd" else None
+        self.both(
+            lambda: self.ex.place(user, SYM, side, qty, now, price=price, tif=tif,
+                                  expires_at=expires_at, stp=stp),
+            lambda: self.model.place(user, side, "limit", tif, qty, price, stp, expires_at, now),
+        )
+
+    @rule(user=st.sampled_from(USERS), side=st.sampled_from(["buy", "sell"]),
+          tif=st.sampled_from(["gtc", "ioc", "fok"]), qty=st.integers(1, 16),
+          through=st.integers(0, 2), stp=STP, dt=st.integers(0, 3))
+    def place_crossing(self, user: str, side: str, tif: str, qty: int, through: int, stp: str,
+                       dt: int) -> None:
+        """A limit priced at the opposite best, or ``through`` ticks past it: it trades."""
+        opposite = self.model.depth("sell" if side == "buy" else "buy")
+        best = opposite[0][0] if opposite else 100
+        price = best + through if side == "buy" else best - through
+        self.place_limit(user, side, tif, qty, price, stp, 1, dt)
+
+    @rule(user=st.sampled_from(USERS), side=st.sampled_from(["buy", "sell"]),
+          qty=st.integers(1, 20), stp=STP, dt=st.integers(0, 3))
+    def place_market(self, user: str, side: str, qty: int, stp: str, dt: int) -> None:
+        now = self.tick(dt)
+        self.both(
+            lambda: self.ex.place(user, SYM, side, qty, now, kind="market", stp=stp),
+            lambda: self.model.place(user, side, "market", "gtc", qty, None, stp, None, now),
+        )
+
+    @rule(index=st.integers(0, 10**6), live=st.integers(0, 4).map(bool),
+          owner=st.integers(0, 4).map(bool), qty=st.none() | st.integers(1, 10),
+          price=st.none() | PRICES, dt=st.integers(0, 3))
+    def modify(self, index: int, live: bool, owner: bool, qty: int | None, price: int | None,
+               dt: int) -> None:
+        if qty is None and price is None:
+            qty = 1
+        now = self.tick(dt)
+        oid = self.pick(index, live)
+        user = self.owner_or_other(oid, owner)
+        self.both(lambda: self.ex.modify(user, oid, now, qty=qty, price=price),
+                  lambda: self.model.modify(user, oid, now, qty, price))
+
+    @rule(index=st.integers(0, 10**6), live=st.integers(0, 4).map(bool),
+          owner=st.integers(0, 4).map(bool), op=st.sampled_from(["cancel", "pause", "resume"]),
+          dt=st.integers(0, 3))
+    def lifecycle(self, index: int, live: bool, owner: bool, op: str, dt: int) -> None:
+        now = self.tick(dt)
+        oid = self.pick(index, live)
+        user = self.owner_or_other(oid, owner)
+        self.both(lambda: getattr(self.ex, op)(user, oid, now),
+                  lambda: getattr(self.model, op)(user, oid, now))
+
+    @rule(dt=st.integers(0, 10))
+    def expire(self, dt: int) -> None:
+        now = self.tick(dt)
+        self.both(lambda: self.ex.expire(SYM, now), lambda: self.model.expire_due(now))
+
+    @rule(action=st.sampled_from(["halt", "resume_trading", "resume_trading", "close_day",
+                                  "close_all", "deposit", "withdraw", "withdraw"]),
+          user=st.sampled_from(USERS), amount=st.integers(1, 3_000), dt=st.integers(0, 3))
+    def admin(self, action: str, user: str, amount: int, dt: int) -> None:
+        """The rarer commands, drawn as one rule so that trading makes up most steps."""
+        now = self.tick(dt)
+        if action in ("halt", "resume_trading"):
+            halted = action == "halt"
+            self.ex.set_halted(SYM, halted)
+            self.model.halted = halted
+        elif action.startswith("close"):
+            everything = action == "close_all"
+            self.both(lambda: self.ex.expire_session(SYM, now, everything),
+                      lambda: self.model.expire_session(now, everything))
+        elif action == "deposit":
+            self.ex.deposit(user, amount)
+            self.model.cash[user] += amount
+            self.cash_total += amount
+        elif self.both(lambda: self.ex.withdraw(user, amount),
+                       lambda: self.model.withdraw(user, amount)) is None:
+            self.cash_total -= amount
+
+    def owner_or_other(self, oid: int, owner: bool) -> str:
+        order = self.model.orders.get(oid)
+        if order is None:
+            return USERS[0]
+        if owner:
+            return order.user
+        return USERS[(USERS.index(order.user) + 1) % len(USERS)]
+
+    # -- what must hold after every step -------------------------------------------------
+    @invariant()
+    def engine_invariants_hold(self) -> None:
+        self.ex.check_invariants()
+
+    @invariant()
+    def orders_agree(self) -> None:
+        engine_orders = self.ex.store.all_orders()
+        assert sorted(engine_orders) == sorted(self.model.orders)
+        for oid, m in self.model.orders.items():
+            o = engine_orders[oid]
+            assert (o.user, o.side, o.kind, o.tif) == (m.user, m.side, m.kind, m.tif)
+            assert (o.status, o.reason, o.filled, o.qty, o.price) == (
+                m.status, m.reason, m.filled, m.qty, m.price), (o, m)
+            assert o.leaves == m.leaves and o.reserved == m.reserved
+            assert 0 <= o.filled <= o.qty and o.reserved >= 0
+            if o.live:
+                assert o.filled + o.leaves == o.qty and o.filled < o.qty
+            previous = self.statuses.get(oid, "accepted")
+            assert o.status in REACHABLE[previous] or (
+                oid not in self.statuses and o.status == "rejected"), (previous, o)
+            self.statuses[oid] = o.status
+
+    @invariant()
+    def accounts_agree_and_are_conserved(self) -> None:
+        cash_total, lots = self.ex.accounts.totals()
+        assert cash_total == self.cash_total
+        assert lots.get(SYM, 0) == self.lots_total
+        for user in USERS:
+            acct = self.ex.accounts.get(user)
+            assert acct is not None
+            pos = acct.position(SYM)
+            assert (acct.cash, pos.qty) == (self.model.cash[user], self.model.lots[user])
+            assert acct.reserved_cash == self.model.reserved_cash(user)
+            assert pos.reserved == self.model.reserved_lots(user)
+            assert 0 <= acct.reserved_cash <= acct.cash
+            assert 0 <= pos.reserved <= pos.qty
+
+    @invariant()
+    def books_agree(self) -> None:
+        _, bids, asks = self.ex.depth(SYM, 1000)
+        assert bids == self.model.depth("buy")
+        assert asks == self.model.depth("sell")
+        if bids and asks:
+            assert bids[0][0] < asks[0][0]
+        assert self.ex.market_data(SYM).last == self.model.last
+
+
+EngineVersusModel.TestCase.settings = settings(
+    max_examples=200,
+    stateful_step_count=50,
+    deadline=None,
+    derandomize=bool(os.environ.get("CI")),
+    suppress_health_check=[HealthCheck.too_slow],
+)
+TestEngineVersusModel = EngineVersusModel.TestCase
