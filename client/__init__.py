@@ -56,7 +56,7 @@ What to know:
   it answers `accepted` with the existing order and `duplicate=True`, and places nothing.
 """
 
-from client.client import Client, Stream
+from client.client import Client
 from client.commands import DecimalLike
 from client.errors import (
     AuthFailedError,
@@ -83,6 +83,7 @@ from client.errors import (
     UnknownSymbolError,
 )
 from client.events import Event, EventQueue
+from client.streams import Stream
 from protocol.replies import (
     Accepted,
     AlertEvent,

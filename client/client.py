@@ -19,11 +19,12 @@ from client.errors import (
     ServerError,
 )
 from client.events import Event, EventQueue, StreamKey, stream_key
+from client.streams import Stream
 from protocol import messages as m
 from protocol import replies as r
 from protocol.fields import Channel
 
-__all__ = ["Client", "Stream"]
+__all__ = ["Client"]
 
 log = logging.getLogger(__name__)
 
@@ -438,40 +439,3 @@ class _Connecting:
         tb: TracebackType | None,
     ) -> None:
         await self._client.close()
-
-
-class Stream(EventQueue[Event]):
-    """The messages of one `(channel, symbol)` stream; see `Client.stream`.
-
-    `trades` yields `TradeEvent`; `book` yields one `BookReply` snapshot and then
-    `BookUpdate`s (compare `seq`: it rises by one per change, so a gap means lost updates,
-    and a new snapshot after a reconnect resets the book); `quote` yields `QuoteReply`.
-    Bounded like the events queue: when full the oldest message is dropped (`dropped`).
-    """
-
-    def __init__(self, client: Client, channel: Channel, symbol: str) -> None:
-        super().__init__(client._max_events)
-        self._client = client
-        self.key: StreamKey = (channel, symbol)
-
-    async def __aenter__(self) -> Stream:
-        self._client._add_stream(self)
-        try:
-            await self._client.subscribe(*self.key)
-        except BaseException:
-            self._client._remove_stream(self)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-        if self._client._remove_stream(self) and not self._client.is_closed:
-            try:
-                await self._client.unsubscribe(*self.key)
-            except ExchangeError as error:
-                log.debug("unsubscribe %s on leaving a stream failed: %s", self.key, error)

@@ -293,3 +293,17 @@ async def test_close_ends_events_iteration(client: Client) -> None:
     await client.close()
     assert await reader is None
     assert QuoteReply  # re-exported reply types are importable from the package
+
+
+async def test_a_full_events_queue_drops_the_oldest(stub: StubServer) -> None:
+    async def burst(request: m.RequestBase, session: StubSession) -> None:
+        for i in range(5):
+            session.send(trade(f"S{i}"))
+        session.send(default_reply(request))
+
+    stub.handler = burst
+    async with Client.connect("127.0.0.1", stub.port, max_events=2) as c:
+        await c.ping()  # its reply comes after the five events
+        assert c.dropped_events == 3
+        kept = [c.events().get_nowait(), c.events().get_nowait()]
+        assert [e.trade.symbol for e in kept if isinstance(e, TradeEvent)] == ["S3", "S4"]
