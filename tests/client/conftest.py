@@ -35,8 +35,9 @@ BTC_HOLDING = "10"
 REFERENCE_PRICE = "100.00"
 
 
-def config_toml() -> str:
-    lines: list[str] = []
+def config_toml(extra: str = "") -> str:
+    """The test market; `extra` is TOML put first (a `[limits]` table, say)."""
+    lines: list[str] = [extra]
     for symbol, tick, lot in [*DEMO_SYMBOLS, *((s, "0.01", "1") for s in TEST_SYMBOLS)]:
         lines += [
             "[[symbols]]",
@@ -134,9 +135,9 @@ def _pump(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
     lines.put(None)
 
 
-def start_server(tmp: Path, *, data_dir: Path | None = None) -> ServerProcess:
+def start_server(tmp: Path, *, data_dir: Path | None = None, extra: str = "") -> ServerProcess:
     config = tmp / "exchange.toml"
-    config.write_text(config_toml())
+    config.write_text(config_toml(extra))
     return ServerProcess(config, tmp / "server.log", data_dir).start()
 
 
