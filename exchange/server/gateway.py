@@ -162,8 +162,10 @@ class Gateway:
         session.local(run)
 
     def _route(self, session: Session, msg: Any, pick: Callable[[str], SymbolActor],
-               send: Callable[[SymbolActor, Slot, str], None], admin: bool = False) -> None:
-        """Send a request to an actor once it is this session's turn to dispatch it."""
+               send: Callable[[SymbolActor, Slot, str], None], admin: bool = False,
+               after_earlier: bool = False) -> None:
+        """Send a request to an actor once it is this session's turn to dispatch it
+        (with ``after_earlier``, once every earlier request of the session is answered)."""
         def dispatch(slot: Slot) -> None:
             user = session.user
             if user is None:
@@ -178,7 +180,10 @@ class Gateway:
                 session.fulfil(slot, _error(exc.code, exc.message, msg.ref))
                 return
             send(actor, slot, user)
-        session.routed(dispatch)
+        if after_earlier:
+            session.after_earlier(dispatch)
+        else:
+            session.routed(dispatch)
 
     def _actor(self, symbol: str) -> SymbolActor:
         actor = self.actors.get(symbol)
@@ -216,6 +221,15 @@ class Gateway:
 
     # -- orders ---------------------------------------------------------------------------
     def on_place(self, session: Session, msg: M.Place) -> None:
+        user = session.user
+        actor = self.actors.get(msg.symbol)
+        if user is not None and actor is not None and not session.unrun:
+            # The common case, without the closures of the general route below.
+            if msg.client_order_id is not None:
+                self.pending_cids[(user, msg.client_order_id)] = msg.symbol
+            actor.submit(actor.do_place, session, session.open_slot(), msg, user)
+            return
+
         def send(actor: SymbolActor, slot: Slot, user: str) -> None:
             if msg.client_order_id is not None:
                 # So that a cancel/modify by this client id, pipelined right behind the
@@ -451,8 +465,10 @@ class Gateway:
             self.record(("market_open", False))
             self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(slot, encode(
                 R.MarketClosed(count=len(ids), order_ids=ids, ref=msg.ref))))
+        # It closes every book at once, so it waits for this session's earlier requests:
+        # a place sent before it must not be rejected market_closed.
         self._route(session, msg, lambda user: next(iter(self.actors.values())), send,
-                    admin=True)
+                    admin=True, after_earlier=True)
 
     def close_all_books(self, everything: bool, finish: Callable[[list[int]], None] | None) -> None:
         """Expire ``day`` orders (or every live order) on every book, via the actors."""
