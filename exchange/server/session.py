@@ -175,6 +175,20 @@ class Session(asyncio.Protocol):
             self.slots.append(slot)
             dispatch(slot)
 
+    def after_earlier(self, dispatch: Callable[[Slot], None]) -> None:
+        """A request for actors that must see every earlier request of this session done
+        (``close_market``): sent once they are all answered, later ones wait behind it."""
+        slot = Slot()
+
+        def run() -> None:
+            dispatch(slot)
+
+        slot.run = run
+        self.slots.append(slot)
+        self.unrun += 1
+        if self.slots[0] is slot and not self.advancing:
+            self._advance()
+
     def open_slot(self) -> Slot:
         slot = Slot()
         self.slots.append(slot)
