@@ -92,6 +92,21 @@ def test_lazy_expiry_of_the_addressed_order_makes_it_not_live(ex: Exchange) -> N
         ex.cancel("alice", b.order_id, T0 + 10)
     assert err.value.code == "not_live"
     assert b.status == "expired" and account(ex, "alice").reserved_cash == 0
+    # the expiry found on the way rides on the refusal, so the owner is told
+    outcome = err.value.outcome
+    assert outcome is not None
+    assert [(e.kind, e.order, e.status) for e in outcome.events] == [("expired", b, "expired")]
+
+
+def test_a_refusal_that_expired_nothing_carries_no_outcome(ex: Exchange) -> None:
+    b = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
+    with pytest.raises(CommandError) as err:
+        ex.modify("alice", b.order_id, T0 + 1, qty=0)
+    assert err.value.code == "bad_request" and err.value.outcome is None
+    with pytest.raises(CommandError) as err:
+        ex.pause("bob", b.order_id, T0 + 2)
+    assert err.value.code == "unknown_order" and err.value.outcome is None
+    assert b.status == "accepted"
 
 
 def test_paused_and_pending_orders_expire_too(ex: Exchange) -> None:

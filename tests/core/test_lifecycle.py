@@ -220,13 +220,26 @@ def test_cancel_a_paused_order(ex: Exchange) -> None:
 def test_resumed_post_only_order_never_takes(ex: Exchange) -> None:
     b = placed(buy(ex, "alice", 1, 10000, post_only=True))
     ex.pause("alice", b.order_id, T0 + 1)
-    sell(ex, "bob", 1, 10000, T0 + 2)
+    ask = placed(sell(ex, "bob", 1, 10000, T0 + 2))
     try:
         out = ex.resume("alice", b.order_id, T0 + 3)
     except CommandError:
         out = None
     assert out is None or out.trades == []
-    assert b.filled == 0
+    assert b.filled == 0 and ask.filled == 0
+
+
+def test_resume_of_a_post_only_order_that_would_take_is_refused(ex: Exchange) -> None:
+    b = placed(sell(ex, "alice", 2, 10000, post_only=True))
+    ex.pause("alice", b.order_id, T0 + 1)
+    bid = placed(buy(ex, "bob", 1, 10100, T0 + 2))
+    assert error_code(lambda: ex.resume("alice", b.order_id, T0 + 3)) == "bad_request"
+    assert (b.status, b.reserved, bid.filled) == ("paused", 2, 0)
+    # once it would no longer take, it resumes
+    ex.modify("alice", b.order_id, T0 + 4, price=10200)
+    ex.resume("alice", b.order_id, T0 + 5)
+    assert b.status == "accepted"
+    assert book(ex) == ([(10100, 1)], [(10200, 2)])
 
 
 # --- which op in which status -----------------------------------------------------------

@@ -270,3 +270,24 @@ def test_stop_triggers_on_a_trade_inside_a_sweep(ex: Exchange) -> None:
     out = buy(ex, "bob", 2, 10500, T0 + 2)
     assert [t.price for t in out.trades[:2]] == [10000, 10500]  # last went 100.00, 105.00
     assert s.status != "pending"
+
+
+def test_buy_stop_triggers_on_a_trade_inside_a_downward_sweep(ex: Exchange) -> None:
+    set_last(ex, 9000)
+    s = stop(ex, "carol", "buy", 1, 9900)
+    sell(ex, "alice", 1, 20000)  # for the triggered stop to buy from
+    buy(ex, "alice", 1, 10000)
+    buy(ex, "alice", 1, 9500)
+    out = sell(ex, "bob", 2, 9500, T0 + 1)  # prints 100.00 (>= 99.00), then 95.00
+    assert [t.price for t in out.trades] == [10000, 9500, 20000]
+    assert (s.status, s.filled) == ("filled", 1)
+
+
+def test_a_sweep_that_stays_short_of_the_stop_does_not_trigger_it(ex: Exchange) -> None:
+    set_last(ex, 11000)
+    s = stop(ex, "carol", "sell", 1, 9900)
+    buy(ex, "alice", 1, 5000)
+    sell(ex, "alice", 1, 10000, T0 + 1)
+    sell(ex, "alice", 1, 10500, T0 + 1)
+    buy(ex, "bob", 2, 10500, T0 + 2)  # prints 100.00 and 105.00: both above 99.00
+    assert s.status == "pending"
