@@ -42,7 +42,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("exchange.actor")
 
 QUEUE_DEPTH = 100_000
-"""Commands waiting per symbol before new ones are refused with ``server_busy``."""
+"""Requests waiting per symbol before new ones are refused with ``server_busy``. The
+exchange's own commands (expiry timers, the close, the parts of a ``cancel_all`` the
+gateway has already admitted) are always queued: dropping one would lose an expiry or
+leave a request unanswered for good."""
 BATCH = 512
 """Commands run per wake-up: enough to amortise the task switch, small enough that other
 symbols and the network get their turn within a millisecond or so."""
@@ -71,7 +74,7 @@ class SymbolActor:
         self.book = self.exchange.books[symbol]
         self.spec = self.exchange.specs[symbol]
         self.queue: asyncio.Queue[tuple[Handler, Session | None, Slot | None, Any, Any]] = (
-            asyncio.Queue(QUEUE_DEPTH))
+            asyncio.Queue())  # bounded by submit(), see QUEUE_DEPTH
         self.task: asyncio.Task[None] | None = None
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at: int | None = None
@@ -84,13 +87,17 @@ class SymbolActor:
 
     def submit(self, handler: Handler, session: Session | None, slot: Slot | None,
                msg: Any, arg: Any = None) -> None:
-        try:
-            self.queue.put_nowait((handler, session, slot, msg, arg))
-        except asyncio.QueueFull:
-            if session is not None and slot is not None:
-                session.fulfil(slot, encode(R.Error(
-                    code="server_busy", ref=getattr(msg, "ref", None),
-                    message=f"symbol: {self.symbol} has {QUEUE_DEPTH} commands waiting")))
+        if session is not None and slot is not None and self.busy():
+            session.fulfil(slot, self.busy_error(msg))
+            return
+        self.queue.put_nowait((handler, session, slot, msg, arg))
+
+    def busy(self) -> bool:
+        return self.queue.qsize() >= QUEUE_DEPTH
+
+    def busy_error(self, msg: Any) -> bytes:
+        return encode(R.Error(code="server_busy", ref=getattr(msg, "ref", None),
+                              message=f"symbol: {self.symbol} has {QUEUE_DEPTH} commands waiting"))
 
     async def run(self) -> None:
         queue = self.queue
@@ -346,9 +353,7 @@ class SymbolActor:
     def _timer_fired(self) -> None:
         self.timer = None
         self.timer_at = None
-        self.submit(self.do_expire, None, None, None)
-        # If the queue was full the next command's batch end re-arms the timer anyway;
-        # lazy expiry at matching covers the gap.
+        self.submit(self.do_expire, None, None, None)  # never refused (see QUEUE_DEPTH)
 
     def order_handlers(self) -> dict[str, Handler]:
         return {

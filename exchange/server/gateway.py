@@ -273,6 +273,10 @@ class Gateway:
 
         def send(first: SymbolActor, slot: Slot, user: str) -> None:
             actors = [first] if msg.symbol is not None else list(self.actors.values())
+            busy = next((a for a in actors if a.busy()), None)
+            if busy is not None:  # all parts or none: a lost part would never answer
+                session.fulfil(slot, busy.busy_error(msg))
+                return
             done = self._gather(len(actors), lambda ids: session.fulfil(slot, encode(
                 R.CanceledAll(count=len(ids), order_ids=ids, ref=msg.ref))))
             for actor in actors:
@@ -461,6 +465,10 @@ class Gateway:
 
     def on_close_market(self, session: Session, msg: M.CloseMarket) -> None:
         def send(first: SymbolActor, slot: Slot, user: str) -> None:
+            busy = next((a for a in self.actors.values() if a.busy()), None)
+            if busy is not None:
+                session.fulfil(slot, busy.busy_error(msg))
+                return
             self.exchange.set_market_open(False)
             self.record(("market_open", False))
             self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(slot, encode(
