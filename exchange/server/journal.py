@@ -20,10 +20,22 @@ write and one fsync for all of them.
 
 Snapshots are the engine's whole state, pickled, written atomically (write a temporary
 file, fsync, rename, fsync the directory) as ``snapshot-<seq>.pickle``; a new journal
-segment ``journal-<seq>.log`` then starts, and older files are removed. Recovery loads
-the newest snapshot that reads back intact and replays the segments after it. The data
-directory is trusted input (it is the server's own state), which is what makes pickle
-appropriate here.
+segment ``journal-<seq>.log`` then starts. One generation back is kept: the previous
+state source (the previous snapshot, or the configuration when there was none) and
+every segment written since it; anything older is removed. An orderly stop with nothing
+recorded since the last snapshot writes none (that snapshot is already the state).
+
+Recovery loads the newest snapshot that reads back intact and replays the segments after
+it. A snapshot that does not read back intact (bad checksum, wrong magic) is skipped with
+a warning and the one before it is used, or the configuration, replaying the journal
+kept since then. Recovery refuses, with :class:`RecoveryError` and without changing any
+file, when that cannot rebuild at least what the skipped snapshot held: the journal then
+has a gap, or ends before the skipped snapshot's record. Starting from less than was
+acknowledged would silently undo it. (A fallback to the configuration assumes the users
+and symbols of the configuration have not changed since the data directory began.)
+
+The data directory is trusted input (it is the server's own state), which is what makes
+pickle appropriate here.
 """
 
 from __future__ import annotations
@@ -52,6 +64,10 @@ _SEGMENT = re.compile(r"journal-(\d{12})\.log$")
 _SNAPSHOT = re.compile(r"snapshot-(\d{12})\.pickle$")
 MAX_RECORD = 16 * 1024 * 1024
 """A length above this cannot be ours: treat it as a torn or corrupt record."""
+
+
+class RecoveryError(RuntimeError):
+    """The data directory cannot be brought back to what it acknowledged."""
 
 
 class Journal(Protocol):
@@ -183,8 +199,12 @@ def read_snapshot(path: Path) -> tuple[int, int, Exchange] | None:
     payload = body[4:]
     if zlib.crc32(payload) != crc:
         return None
-    seq, written_at, exchange = pickle.loads(payload)
-    assert isinstance(exchange, Exchange)
+    try:
+        seq, written_at, exchange = pickle.loads(payload)
+    except Exception:  # a matching checksum over a payload that is not ours
+        return None
+    if not isinstance(exchange, Exchange):
+        return None
     return seq, written_at, exchange
 
 
@@ -194,6 +214,14 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _gap(path: Path, seq: int, last: int, unreadable: list[tuple[int, Path]]) -> str:
+    message = f"{path.name}: record {seq} follows {last}; the journal has a gap"
+    if unreadable:
+        message += (f" (the records before it were in {unreadable[0][1].name}, "
+                    "which is unreadable)")
+    return message
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -211,11 +239,19 @@ class Recovered:
 class FileJournal:
     """The journal of a data directory: recovery at open, group commit, snapshots."""
 
-    def __init__(self, data_dir: Path, exchange: Exchange, seq: int) -> None:
+    def __init__(self, data_dir: Path, exchange: Exchange, seq: int,
+                 base_seq: int = 0) -> None:
+        """Continue the journal of ``data_dir`` after record ``seq``.
+
+        ``base_seq`` is the record of the snapshot the exchange was recovered from (0: from
+        the configuration); the next snapshot keeps it, and the journal since it, as the
+        previous generation.
+        """
         self.dir = data_dir
         self.exchange = exchange
         self.seq = seq
         self.durable_seq = seq
+        self.base_seq = base_seq
         self._encoder = msgspec.msgpack.Encoder()
         self._buffer = bytearray()
         self._since_snapshot = 0
@@ -226,28 +262,37 @@ class FileJournal:
     # -- opening ------------------------------------------------------------------------------
     @classmethod
     def recover(cls, data_dir: Path, fresh: Exchange) -> Recovered:
-        """Rebuild the exchange from ``data_dir``; ``fresh`` is used when it is empty."""
+        """Rebuild the exchange from ``data_dir``; ``fresh`` is used when it is empty.
+
+        Raises :class:`RecoveryError` (having changed nothing) when the directory cannot
+        give back at least everything a snapshot in it held.
+        """
         data_dir.mkdir(parents=True, exist_ok=True)
         exchange, snap_seq = fresh, 0
         notes = []
-        for _, path in reversed(snapshots(data_dir)):
+        unreadable: list[tuple[int, Path]] = []
+        for seq, path in reversed(snapshots(data_dir)):
             loaded = read_snapshot(path)
             if loaded is not None:
                 snap_seq, _, exchange = loaded
                 break
+            unreadable.append((seq, path))
             notes.append(f"skipped unreadable snapshot {path.name}")
         last = snap_seq
         replayed = 0
         torn = 0
-        for _, path in segments(data_dir):
+        truncate: list[tuple[Path, int]] = []
+        found = segments(data_dir)
+        for i, (_, path) in enumerate(found):
+            if i + 1 < len(found) and found[i + 1][0] <= snap_seq:
+                continue  # every record of it is in the snapshot: the next one starts there
             good = 0
             for seq, entry, end in read_segment(path):
                 good = end
                 if seq <= last:
                     continue
                 if seq != last + 1:
-                    raise RuntimeError(f"{path.name}: record {seq} follows {last}; "
-                                       "the journal has a gap")
+                    raise RecoveryError(_gap(path, seq, last, unreadable))
                 apply(exchange, entry)
                 last = seq
                 replayed += 1
@@ -255,10 +300,18 @@ class FileJournal:
             if size > good:
                 torn += size - good
                 notes.append(f"{path.name}: dropped a torn tail of {size - good} bytes")
-                with open(path, "r+b") as fh:
-                    fh.truncate(good)
-                    fh.flush()
-                    os.fsync(fh.fileno())
+                truncate.append((path, good))
+        if unreadable and last < unreadable[0][0]:
+            seq, path = unreadable[0]
+            raise RecoveryError(
+                f"{path.name} is unreadable and the journal kept ends at record {last}, "
+                f"before its record {seq}; refusing to start with less than was "
+                f"acknowledged (restore {path.name} or an older snapshot with its journal)")
+        for path, good in truncate:
+            with open(path, "r+b") as fh:
+                fh.truncate(good)
+                fh.flush()
+                os.fsync(fh.fileno())
         return Recovered(exchange, last, snap_seq, replayed, torn, notes)
 
     def _open_segment(self, seq: int) -> None:
@@ -292,13 +345,15 @@ class FileJournal:
             self.snapshot()
 
     def snapshot(self) -> Path:
-        """Write the whole state atomically, start a new segment, drop what it replaces."""
+        """Write the whole state atomically, start a new segment, drop what is two back."""
         self.commit()
+        final = self.dir / f"snapshot-{self.seq:012d}.pickle"
+        if self.seq == self.base_seq and self.seq > 0 and final.exists():
+            return final  # recovered from it and nothing happened since
         from exchange.server.views import now_us
 
         payload = pickle.dumps((self.seq, now_us(), self.exchange),
                                protocol=pickle.HIGHEST_PROTOCOL)
-        final = self.dir / f"snapshot-{self.seq:012d}.pickle"
         tmp = final.with_suffix(".tmp")
         with open(tmp, "wb") as fh:
             fh.write(_SNAPSHOT_MAGIC)
@@ -309,11 +364,14 @@ class FileJournal:
         os.replace(tmp, final)
         _fsync_dir(self.dir)
         self._open_segment(self.seq)
+        # Keep the previous generation: should this snapshot ever read back damaged,
+        # recovery rebuilds from the one before it (or the configuration) and its journal.
+        keep_from, self.base_seq = self.base_seq, self.seq
         for seq, path in snapshots(self.dir):
-            if seq < self.seq:
+            if seq < keep_from:
                 path.unlink()
         for seq, path in segments(self.dir):
-            if seq < self.seq:
+            if seq < keep_from:
                 path.unlink()
         _fsync_dir(self.dir)
         self._since_snapshot = 0

@@ -59,7 +59,8 @@ class ExchangeServer:
             self.exchange = recovered.exchange
             # Limits come from today's config; the market itself from the data directory.
             self.exchange.max_open_orders = config.limits.max_open_orders
-            journal = FileJournal(Path(data_dir), self.exchange, recovered.seq)
+            journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
+                                  base_seq=recovered.snapshot_seq)
         self.gateway = Gateway(self.exchange, config.limits)
         self.gateway.journal = journal
         self._server: asyncio.Server | None = None
