@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from exchange.core.engine import Exchange
-from exchange.core.orders import OP_RULES, Order
+from exchange.core.orders import LIVE_STATUSES, OP_RULES, TRANSITIONS, Order
 from exchange.core.results import CommandError
 from tests.core.helpers import (
     CASH,
@@ -313,6 +313,14 @@ def test_op_rules_table_matches_the_protocol() -> None:
             else:
                 expected = None
             assert OP_RULES[op][status] == expected, (op, status)
+
+
+def test_transition_table_is_closed_and_terminal_statuses_are_final() -> None:
+    assert set(TRANSITIONS) == set(STATUSES)
+    for status, nexts in TRANSITIONS.items():
+        assert nexts <= set(STATUSES), status
+        assert (status in LIVE_STATUSES) == bool(nexts), status
+        assert "rejected" not in nexts  # only a new order is ever rejected
 
 
 # --- addressing -------------------------------------------------------------------------
