@@ -432,7 +432,7 @@ class Exchange(MatchingCore):
     # -- time -------------------------------------------------------------------------
     def next_expiry(self, symbol: str) -> int | None:
         """When this book next has an order to expire (for the server's one timer per book)."""
-        return self.books[symbol].next_expiry(self.store.all_orders())
+        return self._book(symbol).next_expiry(self.store.all_orders())
 
     def expire(self, symbol: str, now: int) -> Outcome:
         """Expire what is due on one book (the timer's command)."""
@@ -503,7 +503,7 @@ class Exchange(MatchingCore):
 
     def mark_price(self, symbol: str) -> int | None:
         """Last trade price, else the reference price (what portfolios are valued at)."""
-        last = self.market[symbol].last
+        last = self.market_data(symbol).last
         return last if last is not None else self.specs[symbol].reference_price
 
     # -- cash ---------------------------------------------------------------------------
