@@ -196,8 +196,6 @@ def test_an_expiry_is_reported_even_when_the_command_that_ran_it_fails(ex: Excha
     assert ex.expire(SYM, T0 + 30).events == []
 
 
-@pytest.mark.xfail(strict=True, reason="next_expiry on an unknown symbol raises KeyError instead "
-                   "of CommandError('unknown_symbol') like expire and every other per-symbol call")
 def test_next_expiry_of_an_unknown_symbol(ex: Exchange) -> None:
     with pytest.raises(CommandError) as err:
         ex.next_expiry("NOPE")
