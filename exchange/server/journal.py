@@ -34,6 +34,12 @@ has a gap, or ends before the skipped snapshot's record. Starting from less than
 acknowledged would silently undo it. (A fallback to the configuration assumes the users
 and symbols of the configuration have not changed since the data directory began.)
 
+A failed write or fsync of the journal is fatal: :meth:`FileJournal.commit` raises, and
+every later commit raises too (after a failed fsync the kernel may have dropped the dirty
+pages, so a retry would prove nothing). Nothing appended after the last good commit is ever
+acknowledged; ``on_failure``, when set, is called once so that the server can exit, and a
+restart recovers from what the disk holds.
+
 The data directory is trusted input (it is the server's own state), which is what makes
 pickle appropriate here.
 """
@@ -46,7 +52,7 @@ import pickle
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,6 +74,10 @@ MAX_RECORD = 16 * 1024 * 1024
 
 class RecoveryError(RuntimeError):
     """The data directory cannot be brought back to what it acknowledged."""
+
+
+class JournalFailed(OSError):
+    """An earlier write or fsync of the journal failed; nothing more is made durable."""
 
 
 class Journal(Protocol):
@@ -252,6 +262,8 @@ class FileJournal:
         self.seq = seq
         self.durable_seq = seq
         self.base_seq = base_seq
+        self.failed: OSError | None = None
+        self.on_failure: Callable[[OSError], None] | None = None
         self._encoder = msgspec.msgpack.Encoder()
         self._buffer = bytearray()
         self._since_snapshot = 0
@@ -329,16 +341,29 @@ class FileJournal:
         self._buffer += payload
 
     def commit(self) -> None:
-        """One write and one fsync for everything appended since the last commit."""
+        """One write and one fsync for everything appended since the last commit.
+
+        Raises if the journal cannot be made durable (now or at any earlier commit): the
+        caller must then acknowledge nothing more.
+        """
+        if self.failed is not None:
+            raise JournalFailed(f"the journal failed earlier: {self.failed}") from self.failed
         if not self._buffer:
             return
         data = bytes(self._buffer)
         self._buffer.clear()
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-        os.fdatasync(self._fd)
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self.failed = exc
+            log.critical("journal write failed after record %d: %s", self.durable_seq, exc)
+            if self.on_failure is not None:
+                self.on_failure(exc)
+            raise
         self._since_snapshot += self.seq - self.durable_seq
         self.durable_seq = self.seq
         if self._since_snapshot >= self.snapshot_every:

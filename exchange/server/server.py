@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
 import sys
 from datetime import datetime, timedelta
@@ -39,6 +40,23 @@ def tune_gc() -> None:
     gc.set_threshold(100_000, 50, 100)
 
 
+EXIT_JOURNAL_FAILED = 74  # EX_IOERR
+"""Exit status when the journal cannot be made durable."""
+
+
+def journal_failed(exc: OSError) -> None:
+    """The journal cannot be written or synced: exit at once, acknowledging nothing more.
+
+    Replies of the turn that failed are still buffered and are never sent; a restart
+    recovers what the disk holds. Carrying on (or an orderly stop, which would flush
+    and snapshot) could acknowledge what is not durable.
+    """
+    log.critical("exiting: the journal cannot be made durable (%s); restart to recover "
+                 "what the data directory holds", exc)
+    logging.shutdown()
+    os._exit(EXIT_JOURNAL_FAILED)
+
+
 class ExchangeServer:
     """One exchange served on one TCP port."""
 
@@ -61,6 +79,7 @@ class ExchangeServer:
             self.exchange.max_open_orders = config.limits.max_open_orders
             journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
                                   base_seq=recovered.snapshot_seq)
+            journal.on_failure = journal_failed
         self.gateway = Gateway(self.exchange, config.limits)
         self.gateway.journal = journal
         self._server: asyncio.Server | None = None
