@@ -8,6 +8,7 @@ import logging
 import sys
 
 from exchange.server.config import ConfigError, demo_config, load_config
+from exchange.server.journal import RecoveryError
 from exchange.server.server import run_server
 
 
@@ -26,6 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
         runner = uvloop.run
     try:
         runner(run_server(config, args.host, args.port, args.data_dir))
+    except RecoveryError as exc:
+        print(f"exchange: cannot recover {args.data_dir}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(f"exchange: cannot listen on {args.host}:{args.port}: {exc.strerror}",
               file=sys.stderr)
