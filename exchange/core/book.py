@@ -32,6 +32,9 @@ class Level:
     must walk over, so the oldest order gets slower to find the more has traded.
     The ordered dict's linked list gives O(1) append, removal anywhere and oldest-first
     iteration without that cost (measured: 0.25 us against up to 49 us per front pop).
+    Compacting a plain dict when dead slots pile up does not help: on a deep level the
+    dead slots a walk must skip still grow with the level. The price is about 50 bytes
+    more per resting order than a plain dict.
     """
 
     __slots__ = ("orders", "price", "total")
@@ -59,6 +62,8 @@ class Side:
         if level is None:
             level = self.levels[price] = Level(price)
             self.prices.add(price)
+        else:
+            order.price = level.price  # one int object per level, not one per order
         level.orders[order.order_id] = order
         level.total += order.qty - order.filled
         self.dirty.add(price)
