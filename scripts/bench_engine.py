@@ -129,32 +129,40 @@ def bench_workload(n: int, runs: int, profile: bool) -> None:
         pstats.Stats(prof).sort_stats("tottime").print_stats(15)
 
 
+def _own_ints(order: Order) -> int:
+    """Bytes of the int objects only this order holds (small ints are shared by CPython)."""
+    values = (order.order_id, order.accepted_at, order.reserved)
+    return sum(sys.getsizeof(v) for v in values if not -5 <= v <= 256)
+
+
 def bench_memory(resting: int) -> None:
-    """Bytes of Python heap per resting order, beyond the order record itself."""
+    """Bytes of Python heap per resting order: the record, its own values, the structures."""
     ex = make_exchange()
+    users = [f"u{i}" for i in range(USERS)]  # one string per user, as a server has
     rnd = random.Random(1)
     now = 1_700_000_000_000_000
+    draws = [(rnd.randint(1, 100), rnd.randint(1, 500)) for _ in range(resting)]
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     orders = []
-    for i in range(resting):
+    for i, (qty, dist) in enumerate(draws):
         if i % 2:
-            out = ex.place(f"u{i % USERS}", "BENCH", "buy", rnd.randint(1, 100), now + i,
-                           price=MID - rnd.randint(1, 500))
+            out = ex.place(users[i % USERS], "BENCH", "buy", qty, now + i, price=MID - dist)
         else:
-            out = ex.place(f"u{i % USERS}", "BENCH", "sell", rnd.randint(1, 100), now + i,
-                           price=MID + rnd.randint(1, 500))
+            out = ex.place(users[i % USERS], "BENCH", "sell", qty, now + i, price=MID + dist)
         orders.append(out.order)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()
-    per_order = (after - before) / resting
-    record = sys.getsizeof(orders[0])
     # The list above holds one 8-byte pointer per order: not the engine's memory.
-    extra = per_order - record - 8
-    print(f"memory: {resting:,} resting orders: {per_order:.0f} B each in all, "
-          f"order record {record} B, {extra:.0f} B of book/index/account overhead")
+    per_order = (after - before) / resting - 8
+    record = sys.getsizeof(orders[0])
+    values = sum(_own_ints(o) for o in orders) / resting
+    overhead = per_order - record - values
+    print(f"memory: {resting:,} resting orders: {per_order:.0f} B each in all = order record "
+          f"{record} B + its own int values {values:.0f} B + {overhead:.0f} B of book, index "
+          "and account structures")
 
 
 def bench_lobster() -> None:
