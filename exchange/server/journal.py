@@ -40,6 +40,11 @@ pages, so a retry would prove nothing). Nothing appended after the last good com
 acknowledged; ``on_failure``, when set, is called once so that the server can exit, and a
 restart recovers from what the disk holds.
 
+One server at a time: recovery takes an exclusive ``flock`` on ``LOCK`` in the data
+directory (held until the journal is closed or the process ends), and a second server
+started on the same directory refuses with :class:`RecoveryError` instead of truncating
+and appending to the first one's journal.
+
 The data directory is trusted input (it is the server's own state), which is what makes
 pickle appropriate here.
 """
@@ -51,6 +56,7 @@ import os
 import pickle
 import re
 import struct
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -61,6 +67,9 @@ import msgspec
 
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
+
+if sys.platform != "win32":
+    import fcntl
 
 log = logging.getLogger("exchange.journal")
 
@@ -226,6 +235,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_locks: dict[Path, int] = {}
+"""Data directories this process holds, and the descriptor holding each lock."""
+
+
+def lock_data_dir(data_dir: Path) -> None:
+    """Take ``data_dir`` for this process, or raise :class:`RecoveryError` if it is taken."""
+    key = data_dir.resolve()
+    if key in _locks or sys.platform == "win32":
+        return
+    fd = os.open(key / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise RecoveryError(f"{data_dir} is in use by another exchange server "
+                            "(its LOCK is held)") from None
+    _locks[key] = fd
+
+
+def unlock_data_dir(data_dir: Path) -> None:
+    fd = _locks.pop(data_dir.resolve(), None)
+    if fd is not None:
+        os.close(fd)  # closing the only descriptor of the lock releases it
+
+
 def _gap(path: Path, seq: int, last: int, unreadable: list[tuple[int, Path]]) -> str:
     message = f"{path.name}: record {seq} follows {last}; the journal has a gap"
     if unreadable:
@@ -280,6 +314,7 @@ class FileJournal:
         give back at least everything a snapshot in it held.
         """
         data_dir.mkdir(parents=True, exist_ok=True)
+        lock_data_dir(data_dir)
         exchange, snap_seq = fresh, 0
         notes = []
         unreadable: list[tuple[int, Path]] = []
@@ -408,6 +443,7 @@ class FileJournal:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
+        unlock_data_dir(self.dir)
 
 
 def inspect(data_dir: Path, show_records: int = 0) -> str:
