@@ -246,8 +246,8 @@ class Session(asyncio.Protocol):
         if not out:
             self.gateway.mark_dirty(self)
         out += data
-        if len(out) > self.outbound_limit:
-            self._too_slow()
+        # Not checked against outbound_limit here: what one turn produces says nothing
+        # about whether the client reads. flush() checks what the socket would not take.
 
     def flush(self) -> None:
         """Hand what is buffered to the transport (called once per event-loop turn)."""
