@@ -109,6 +109,11 @@ class SymbolActor:
                     break
                 self._run_one(queue.get_nowait())
             self._reschedule_timer()
+            if not queue.empty():
+                # queue.get() returns at once while the queue is not empty, without
+                # letting anything else run: yield, or one long queue holds up every
+                # other symbol and every session until it is drained.
+                await asyncio.sleep(0)
 
     def _run_one(self, item: tuple[Handler, Session | None, Slot | None, Any, Any]) -> None:
         handler, session, slot, msg, arg = item
