@@ -45,6 +45,7 @@ import json
 import math
 import random
 import sys
+import threading
 import time
 from array import array
 from collections import Counter
@@ -207,6 +208,8 @@ class Stats:
     # Latencies (microseconds) -> how many, folded into `hist` now and then: one dict
     # increment per reply instead of one pure-Python histogram update.
     pending_lat: dict[int, int] = field(default_factory=dict)
+    # Open loop: how late each request went out, by its schedule (microseconds -> count).
+    send_lag: dict[int, int] = field(default_factory=dict)
     sample_t: array[float] = field(default_factory=lambda: array("d"))
     sample_us: array[float] = field(default_factory=lambda: array("d"))
 
@@ -534,16 +537,14 @@ class LoadSession(Conn):
                 try:
                     data = await asyncio.wait_for(reader.read(READ_SIZE), max(left, 0.001))
                 except TimeoutError:
-                    self.stats.lost += len(pending)
-                    return
+                    return  # what is still pending is counted as lost
             else:
                 data = await reader.read(READ_SIZE)
             if not data:
                 raise ConnectionError("the server closed the connection")
-            now = clock()
-            self._on_data(data, now)
+            self._on_data(data, clock())
             if not plan.stopped:
-                self._fill(plan, window - len(pending), now)
+                self._fill(plan, window - len(pending), clock())
 
     def _fill(self, plan: Plan, room: int, now: float) -> None:
         take = plan.take
@@ -554,42 +555,15 @@ class LoadSession(Conn):
         if now < self.stats.first_send and self.wbuf:
             self.stats.first_send = now
 
-    # -- open loop ------------------------------------------------------------------------
+    # -- open loop (see `run_open`) -------------------------------------------------------
 
-    async def run_open(self, plan: Plan, rate: float, offset: float) -> None:
-        """Send at `rate` per second on a fixed schedule starting `offset` s in; each
-        request's latency counts from its scheduled time."""
-        assert self.reader is not None and self.writer is not None
-        writer = self.writer
-        clock = time.perf_counter
-        period = 1.0 / rate
-        due = plan.start + offset
-        reading = asyncio.create_task(self._read_loop())
-        try:
-            while not plan.stopped:
-                now = clock()
-                if due > now:
-                    await asyncio.sleep(due - now)
-                    now = clock()
-                while due <= now and plan.take(due):
-                    self._request(due)
-                    due += period
-                if self.wbuf:
-                    self.stats.first_send = min(self.stats.first_send, now)
-                    writer.write(bytes(self.wbuf))
-                    self.wbuf.clear()
-                if reading.done():
-                    break
-            end = plan.stopped_at + plan.drain_timeout
-            while self.pending and not reading.done() and clock() < end:
-                await asyncio.sleep(0.002)
-            self.stats.lost += len(self.pending)
-        finally:
-            reading.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reading
+    def write_pending(self) -> None:
+        if self.wbuf:
+            assert self.writer is not None
+            self.writer.write(bytes(self.wbuf))
+            self.wbuf.clear()
 
-    async def _read_loop(self) -> None:
+    async def read_loop(self) -> None:
         assert self.reader is not None
         reader = self.reader
         clock = time.perf_counter
@@ -598,6 +572,98 @@ class LoadSession(Conn):
             if not data:
                 raise ConnectionError("the server closed the connection")
             self._on_data(data, clock())
+
+
+async def run_open(sessions: list[LoadSession], plan: Plan, rate: float) -> None:
+    """Send `rate` requests per second in all, request i at `start + i / rate`, through
+    session i mod S; each latency counts from the scheduled time.
+
+    The schedule is kept by a thread that sleeps until each due time (`time.sleep` is
+    precise to microseconds once the thread's timer slack is lowered, where the event
+    loop's timers round to milliseconds and would have to spin) and then wakes the loop,
+    which sends everything due. If the loop is busy, the requests that fell due meanwhile
+    go out together when it gets to them, and their wait counts in their latency.
+    """
+    loop = asyncio.get_running_loop()
+    clock = time.perf_counter
+    period = 1.0 / rate
+    count = len(sessions)
+    stats = sessions[0].stats
+    state = {"next": 0, "woken": False}
+    lag = stats.send_lag
+    quit_ticker = threading.Event()
+    finished = asyncio.Event()
+
+    def send_due() -> None:
+        state["woken"] = False
+        now = clock()
+        i = state["next"]
+        while True:
+            due = plan.start + i * period
+            if due > now or not plan.take(due):
+                break
+            sessions[i % count]._request(due)
+            us = int((now - due) * 1e6)
+            lag[us] = lag.get(us, 0) + 1
+            i += 1
+        if i != state["next"]:
+            stats.first_send = min(stats.first_send, plan.start)
+            for session in sessions:
+                session.write_pending()
+        state["next"] = i
+        if plan.stopped:
+            finished.set()
+
+    def ticker() -> None:
+        _lower_timer_slack()
+        j = 0
+        while not quit_ticker.is_set() and not plan.stopped:
+            delay = plan.start + j * period - clock()
+            if delay > 0:
+                time.sleep(delay)
+            if not state["woken"]:
+                state["woken"] = True
+                try:
+                    loop.call_soon_threadsafe(send_due)
+                except RuntimeError:  # the loop is closed
+                    return
+            # The next due time still ahead (skipping those the loop will send anyway).
+            j = max(j + 1, int((clock() - plan.start) / period) + 1)
+
+    readers = [asyncio.create_task(s.read_loop()) for s in sessions]
+    thread = threading.Thread(target=ticker, name="loadgen-schedule", daemon=True)
+    thread.start()
+    try:
+        waiting = asyncio.create_task(finished.wait())
+        await asyncio.wait([waiting, *readers], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        plan.stop(clock())
+        end = plan.stopped_at + plan.drain_timeout
+        while (any(s.pending for s in sessions) and not any(r.done() for r in readers)
+               and clock() < end):
+            await asyncio.sleep(0.002)
+        for reader in readers:
+            if reader.done() and reader.exception() is not None:
+                raise reader.exception()  # type: ignore[misc]
+    finally:
+        quit_ticker.set()
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        await asyncio.to_thread(thread.join)
+
+
+def _lower_timer_slack() -> None:
+    """Ask Linux to wake this thread on time rather than up to 50 us late (best effort)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK, 1 ns
+    except (OSError, AttributeError):
+        pass
 
 
 def _describe(reply: R.Reply) -> str:
@@ -679,9 +745,7 @@ async def run_load(opts: Options) -> tuple[Stats, Plan]:
             if opts.rate is None:
                 runs = [s.run_closed(plan, opts.window) for s in sessions]
             else:
-                per_session = opts.rate / len(sessions)
-                runs = [s.run_open(plan, per_session, i / opts.rate)
-                        for i, s in enumerate(sessions)]
+                runs = [run_open(sessions, plan, opts.rate)]
             tasks = [asyncio.create_task(r) for r in runs]
             ticking = asyncio.create_task(ticker())
             try:
@@ -697,9 +761,8 @@ async def run_load(opts: Options) -> tuple[Stats, Plan]:
                 raise result
         failed = [r for r in results if isinstance(r, ConnectionError)]
         if failed:
-            print(f"loadgen: {len(failed)} session(s) lost their connection: {failed[0]}",
-                  file=sys.stderr)
-            stats.lost += sum(len(s.pending) for s in sessions)
+            print(f"loadgen: lost the connection: {failed[0]}", file=sys.stderr)
+        stats.lost = sum(len(s.pending) for s in sessions)
     finally:
         await asyncio.gather(*(s.close(opts.cancel_at_end) for s in sessions))
     return stats, plan
@@ -763,6 +826,13 @@ def summary(stats: Stats, opts: Options, server: dict[str, Any]) -> dict[str, An
                for p in PERCENTILES}
     latency["max"] = hist.get_max_value() if count else None
     latency["mean"] = round(hist.get_mean_value(), 1) if count else None
+    send_lag = None
+    if stats.send_lag:
+        lag = HdrHistogram(1, 600_000_000, 3)
+        for value, n in stats.send_lag.items():
+            lag.record_value(min(max(value, 1), lag.highest_trackable_value), n)
+        send_lag = {f"p{p:g}": lag.get_value_at_percentile(p) for p in PERCENTILES}
+        send_lag["max"] = lag.get_max_value()
     return {
         "mode": "closed" if opts.rate is None else "open",
         "sessions": opts.sessions,
@@ -778,6 +848,7 @@ def summary(stats: Stats, opts: Options, server: dict[str, Any]) -> dict[str, An
         "elapsed_s": round(elapsed, 6),
         "throughput": round(stats.replies / elapsed, 1) if elapsed else 0.0,
         "latency_us": latency,
+        "send_lag_us": send_lag,
         "accepted": stats.accepted,
         "rejected": dict(stats.rejected.most_common()),
         "errors": dict(stats.errors.most_common()),
@@ -807,9 +878,13 @@ def print_summary(result: dict[str, Any], out: Any = None) -> None:
         f"  elapsed       {result['elapsed_s']:.3f} s",
         f"  throughput    {result['throughput']:,.0f} orders/s",
     ]
+    keys = ("p50", "p90", "p99", "p99.9", "max")
     if lat["max"] is not None:
-        lines.append("  latency (us)  " + "  ".join(
-            f"{k} {lat[k]:,}" for k in ("p50", "p90", "p99", "p99.9", "max")))
+        lines.append("  latency (us)  " + "  ".join(f"{k} {lat[k]:,}" for k in keys))
+    if result["send_lag_us"] is not None:
+        lag = result["send_lag_us"]
+        lines.append("  send lag (us) " + "  ".join(f"{k} {lag[k]:,}" for k in keys)
+                     + "  (included above)")
     lines += [
         f"  accepted      {result['accepted']:,}   canceled {result['canceled']:,}"
         f"   modified {result['modified']:,}",
