@@ -1,0 +1,191 @@
+"""End-to-end fixtures: the real server in a subprocess on 127.0.0.1, port 0.
+
+Each test gets a fresh server started from a TOML config written to ``tmp_path``;
+readiness is the ``listening on HOST:PORT`` line the server prints, never a sleep.
+When the test is done the server gets SIGTERM and must exit with status 0.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.server.wire import Conn, connect
+
+START_TIMEOUT = 10.0
+STOP_TIMEOUT = 10.0
+
+USERS = ("alice", "bob", "carol", "dave")
+
+BASE_CONFIG = """\
+[[symbols]]
+symbol = "AAPL"
+tick_size = "0.01"
+lot_size = "1"
+reference_price = "150.00"
+price_band = "0.10"
+
+[[symbols]]
+symbol = "MSFT"
+tick_size = "0.01"
+lot_size = "1"
+reference_price = "420.00"
+
+[[symbols]]
+symbol = "BTC-USD"
+tick_size = "0.01"
+lot_size = "0.0001"
+reference_price = "50000.00"
+
+[[symbols]]
+symbol = "XYZ"
+tick_size = "0.05"
+lot_size = "10"
+""" + "".join(f"""
+[[users]]
+user = "{u}"
+name = "{u.title()} Example"
+token = "{u}-token"
+cash = "1000000"
+holdings = {{ AAPL = "1000", MSFT = "1000", BTC-USD = "10", XYZ = "1000" }}
+""" for u in USERS) + """
+[[users]]
+user = "poor"
+name = "Poor Example"
+token = "poor-token"
+cash = "100"
+
+[[users]]
+user = "admin"
+name = "Exchange Operator"
+token = "admin-token"
+cash = "1000000"
+holdings = { AAPL = "1000" }
+admin = true
+"""
+"""Four funded traders, a user with little cash and no holdings, and an administrator.
+
+AAPL has a 10% band around 150.00; BTC-USD trades in 0.0001 lots (so cash counts in
+10^-6 units); XYZ has a tick of 0.05 and a lot of 10."""
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    addr: tuple[str, int]
+    log: Path
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the server and wait for it; its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError(f"server did not exit within {STOP_TIMEOUT}s of {sig}") from None
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _start(config: str, workdir: Path, name: str) -> Server:
+    path = workdir / f"{name}.toml"
+    path.write_text(config)
+    log = workdir / f"{name}.log"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "exchange", "serve", "--host", "127.0.0.1", "--port", "0",
+             "--config", str(path)],
+            stdout=subprocess.PIPE, stderr=err, cwd=root, env=env)
+    assert proc.stdout is not None
+    deadline = time.monotonic() + START_TIMEOUT
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    try:
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not sel.select(left):
+                proc.kill()
+                raise AssertionError(f"server not listening after {START_TIMEOUT}s: "
+                                     f"{log.read_text(errors='replace')}")
+            chunk = os.read(proc.stdout.fileno(), 4096)
+            if not chunk:
+                proc.wait()
+                raise AssertionError(f"server exited with {proc.returncode} before listening: "
+                                     f"{log.read_text(errors='replace')}")
+            buf += chunk
+    finally:
+        sel.close()
+    line = buf.split(b"\n", 1)[0].decode()
+    assert line.startswith("listening on "), line
+    host, _, port = line.removeprefix("listening on ").rpartition(":")
+    return Server(proc, (host, int(port)), log)
+
+
+StartServer = Callable[..., Server]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """Start servers: ``start_server(extra_toml="", config=None)``.
+
+    ``extra_toml`` is added before the base config (a ``[limits]`` or ``[market]``
+    table); ``config`` replaces the whole file. Every server started is stopped with
+    SIGTERM at the end of the test, and must exit 0.
+    """
+    servers: list[Server] = []
+
+    def start(extra_toml: str = "", config: str | None = None) -> Server:
+        text = config if config is not None else extra_toml + "\n" + BASE_CONFIG
+        server = _start(text, tmp_path, f"server{len(servers)}")
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        code = server.stop()
+        assert code == 0, f"server exited with {code}: {server.log_text()[-2000:]}"
+
+
+@pytest.fixture
+def server(start_server: StartServer) -> Server:
+    return start_server()
+
+
+@pytest.fixture
+def addr(server: Server) -> tuple[str, int]:
+    return server.addr
+
+
+@pytest.fixture
+async def alice(addr: tuple[str, int]) -> Conn:
+    return await connect(addr, "alice")
+
+
+@pytest.fixture
+async def bob(addr: tuple[str, int]) -> Conn:
+    return await connect(addr, "bob")
+
+
+@pytest.fixture
+async def admin(addr: tuple[str, int]) -> Conn:
+    return await connect(addr, "admin")
+
+
+@pytest.fixture
+async def anon(addr: tuple[str, int]) -> Conn:
+    return await Conn.open(addr)
