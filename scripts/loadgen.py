@@ -797,7 +797,9 @@ def _progress(opts: Options, stats: Stats, plan: Plan) -> Iterator[Callable[[], 
     columns.append(MofNCompleteColumn() if by_count else TextColumn("{task.completed:.1f} s"))
     columns += [TextColumn("{task.fields[rate]:>9,.0f} orders/s"), TimeElapsedColumn(),
                 TimeRemainingColumn()]
-    progress = Progress(*columns, console=Console(stderr=True), transient=True)
+    # Refreshed by the ticker below, on the event loop: no refresh thread taking the GIL.
+    progress = Progress(*columns, console=Console(stderr=True), transient=True,
+                        auto_refresh=False)
     task = progress.add_task("loadgen", total=total, rate=0.0)
 
     async def tick() -> None:
@@ -807,7 +809,7 @@ def _progress(opts: Options, stats: Stats, plan: Plan) -> Iterator[Callable[[], 
             stats.fold()
             now = time.perf_counter()
             done = stats.replies if by_count else min(total, now - plan.start)
-            progress.update(task, completed=done,
+            progress.update(task, completed=done, refresh=True,
                             rate=(stats.replies - last_n) / max(now - last_t, 1e-9))
             last_t, last_n = now, stats.replies
 
