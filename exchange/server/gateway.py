@@ -434,6 +434,10 @@ class Gateway:
         """Books compute their level changes only while someone streams book or quote."""
         self.exchange.books[symbol].track_changes = bool(
             self.subs.get(("book", symbol)) or self.subs.get(("quote", symbol)))
+        if not self.subs.get(("quote", symbol)):
+            # Nobody sees quotes now, so the last one pushed goes stale: forget it, or a
+            # later subscriber misses the first change that happens to restore it.
+            self.actors[symbol].last_quote = None
 
     def on_alert(self, session: Session, msg: M.Alert) -> None:
         def work() -> R.Message:
