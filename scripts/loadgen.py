@@ -319,12 +319,12 @@ class Conn:
                     if getattr(reply, "ref", None) == ref:
                         return reply
 
-    async def close(self, cancel_all: bool = False) -> None:
+    async def close(self, cancel_all: bool = False, timeout: float = 10.0) -> None:
         if self.writer is None:
             return
         try:
             if cancel_all and not self.writer.is_closing():
-                await self.call(CancelAll(), timeout=10.0)
+                await self.call(CancelAll(), timeout=timeout)
             self.writer.close()
             await self.writer.wait_closed()
         except (OSError, SetupError, TimeoutError, msgspec.DecodeError):
@@ -733,6 +733,7 @@ async def run_load(opts: Options) -> tuple[Stats, Plan]:
         await probe.close()
     market = Market(specs, mids, opts.seed)
     sessions: list[LoadSession] = []
+    gave_up = False
     try:
         for i in range(opts.sessions):
             user, token = opts.users[i % len(opts.users)]
@@ -747,25 +748,56 @@ async def run_load(opts: Options) -> tuple[Stats, Plan]:
             else:
                 runs = [run_open(sessions, plan, opts.rate)]
             tasks = [asyncio.create_task(r) for r in runs]
-            ticking = asyncio.create_task(ticker())
+            helpers = [asyncio.create_task(ticker()),
+                       asyncio.create_task(watchdog(plan, sessions, tasks))]
             try:
                 results = await asyncio.gather(*tasks, return_exceptions=True)
             finally:
-                ticking.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticking
+                for helper in helpers:
+                    helper.cancel()
+                await asyncio.gather(*helpers, return_exceptions=True)
         plan.stop(time.perf_counter())
         stats.fold()
+        gave_up = any(isinstance(r, asyncio.CancelledError) for r in results)
+        if gave_up:
+            print("loadgen: gave up waiting for replies", file=sys.stderr)
         for result in results:
-            if isinstance(result, BaseException) and not isinstance(result, ConnectionError):
+            if (isinstance(result, BaseException)
+                    and not isinstance(result, ConnectionError | asyncio.CancelledError)):
                 raise result
         failed = [r for r in results if isinstance(r, ConnectionError)]
         if failed:
             print(f"loadgen: lost the connection: {failed[0]}", file=sys.stderr)
         stats.lost = sum(len(s.pending) for s in sessions)
     finally:
-        await asyncio.gather(*(s.close(opts.cancel_at_end) for s in sessions))
+        # No clean-up on a server that stopped answering; otherwise, within the drain time.
+        cancel_all = opts.cancel_at_end and not gave_up
+        await asyncio.gather(*(s.close(cancel_all, min(10.0, opts.drain_timeout))
+                               for s in sessions))
     return stats, plan
+
+
+async def watchdog(plan: Plan, sessions: list[LoadSession],
+                   tasks: list[asyncio.Task[None]]) -> None:
+    """Stop at the deadline even if no reply comes to notice it, and give up (cancelling
+    the runs) once replies are owed but none has come for `drain_timeout` seconds, or the
+    drain after the end has taken that long."""
+    clock = time.perf_counter
+    stats = sessions[0].stats
+    seen, seen_at = -1, clock()
+    while True:
+        await asyncio.sleep(0.25)
+        now = clock()
+        if stats.replies != seen or not any(s.pending for s in sessions):
+            seen, seen_at = stats.replies, now
+        if now >= plan.deadline:
+            plan.stop(now)
+        stalled = now - seen_at > plan.drain_timeout
+        if stalled or (plan.stopped and now > plan.stopped_at + plan.drain_timeout):
+            plan.stop(now)
+            for task in tasks:
+                task.cancel()
+            return
 
 
 @contextlib.contextmanager
@@ -858,6 +890,7 @@ def summary(stats: Stats, opts: Options, server: dict[str, Any]) -> dict[str, An
         "modified": stats.modified,
         "fills": stats.fills,
         "fill_events": stats.fill_events,
+        "other_events": stats.other_events,
     }
 
 
