@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, cast
 from protocol.codec import decode_request, encode, error_reply
 from protocol.errors import ProtocolError
 from protocol.framing import LineBuffer, LineTooLong
+from protocol.messages import Quit
 
 if TYPE_CHECKING:
     from exchange.server.gateway import Gateway
@@ -95,7 +96,7 @@ class Session(asyncio.Protocol):
         lines = self.lines
         lines.feed(data)
         handle = self.handle_line
-        while not self.closed:
+        while not self.closed and not self.eof:
             line = lines.next_line()
             if line is None:
                 break
@@ -132,6 +133,12 @@ class Session(asyncio.Protocol):
         if isinstance(message, ProtocolError):
             self.reply_now(encode(error_reply(message)))
             return
+        if type(message) is Quit:
+            # Read nothing after quit, as after EOF: bye is the last reply, and a line
+            # sent behind quit must not place an order nobody hears of.
+            self.eof = True
+            if self.transport is not None:
+                self.transport.pause_reading()
         self.gateway.dispatch(self, message)
 
     def _take_token(self) -> bool:
