@@ -202,6 +202,18 @@ async def test_quote_stream(anon: Conn, alice: Conn, bob: Conn) -> None:
     assert (q3["ask"], q3["ask_qty"]) == ("151.00", "1")
 
 
+async def test_quote_stream_after_resubscribing(anon: Conn, alice: Conn) -> None:
+    await anon.request("subscribe", channel="quote", symbol="AAPL")
+    first = await alice.order_id("AAPL", "buy", "5", "149.00")
+    q1 = await anon.event("quote")
+    assert (q1["bid"], q1["bid_qty"]) == ("149.00", "5")
+    await anon.request("unsubscribe", channel="quote", symbol="AAPL")
+    await alice.request("cancel", order_id=first)
+    await anon.request("subscribe", channel="quote", symbol="AAPL")
+    await alice.order_id("AAPL", "buy", "5", "149.00")  # the same quote as before, anew
+    assert await anon.event("quote") == q1
+
+
 async def test_subscribe_errors(anon: Conn) -> None:
     r = await anon.request("subscribe", channel="book", symbol="NOPE")
     assert r["type"] == "error" and r["code"] == "unknown_symbol"

@@ -67,6 +67,24 @@ async def test_text_quit(anon: Conn) -> None:
     assert await anon.expect_closed() == b""
 
 
+async def test_nothing_is_read_after_quit(alice: Conn) -> None:
+    place = json.dumps({"op": "place", "symbol": "AAPL", "side": "buy", "qty": "1",
+                        "price": "149.00", "ref": "late"})
+    await alice.send_raw(b'{"op": "ping", "ref": 1}\n{"op": "quit", "ref": 2}\n'
+                         + place.encode() + b"\nping\n")
+    data = await alice.expect_closed()
+    replies = [json.loads(x) for x in data.splitlines()]
+    assert [(r["type"], r.get("ref")) for r in replies] == [("pong", 1), ("bye", 2)]
+    # The order behind quit was never placed.
+    other = await connect(alice_addr(alice), "alice")
+    assert (await other.request("orders", status="all"))["orders"] == []
+
+
+def alice_addr(conn: Conn) -> tuple[str, int]:
+    host, port = conn.writer.get_extra_info("peername")[:2]
+    return host, port
+
+
 async def test_order_and_account_ops_need_login(anon: Conn) -> None:
     requests: list[dict[str, object]] = [
         {"op": "place", "symbol": "AAPL", "side": "buy", "qty": "1", "price": "150"},
