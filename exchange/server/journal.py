@@ -303,6 +303,8 @@ class FileJournal:
         self._since_snapshot = 0
         self.snapshot_every = 1_000_000
         self._fd = -1
+        for path in data_dir.glob("snapshot-*.tmp"):  # what a crash in a snapshot left
+            path.unlink()
         self._open_segment(seq)
 
     # -- opening ------------------------------------------------------------------------------
