@@ -8,8 +8,10 @@ memory per resting order at 100k resting orders.
 
     python scripts/bench_engine.py [--ops 200000] [--runs 3] [--profile]
 
-Prints operations per second (median of the runs), peak Python heap of one run, and
-bytes per resting order. This is a measurement, not a test: nothing here asserts speed.
+Prints operations per second (median of the runs) with CPython's default garbage
+collector settings and with the server's (``tune_gc``: rarer collections), peak Python
+heap of one run, and bytes per resting order. This is a measurement, not a test:
+nothing here asserts speed.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
 from exchange.core.orders import Order
 from exchange.core.symbols import SymbolSpec
+from exchange.server.server import tune_gc
+
+DEFAULT_GC = gc.get_threshold()
 
 MID = 10_000
 USERS = 50
@@ -103,17 +108,23 @@ def run_workload(ex: Exchange, ops: list[tuple[int, int, int, int, int]]) -> flo
 
 def bench_workload(n: int, runs: int, profile: bool) -> None:
     ops = make_ops(n, seed=42)
-    rates = []
-    for _ in range(runs):
-        ex = make_exchange()
-        gc.collect()
-        elapsed = run_workload(ex, ops)
-        ex.check_invariants()
-        rates.append(n / elapsed)
-    trades = ex.next_trade_id - 1
-    print(f"workload: {n:,} ops, {trades:,} trades; ops/s per run: "
-          + ", ".join(f"{r:,.0f}" for r in rates))
-    print(f"workload: median {statistics.median(rates):,.0f} ops/s")
+    for label, server_gc in (("default gc", False), ("server gc", True)):
+        rates = []
+        for _ in range(runs):
+            ex = make_exchange()
+            gc.collect()
+            if server_gc:
+                tune_gc()
+            elapsed = run_workload(ex, ops)
+            if server_gc:
+                gc.unfreeze()
+                gc.set_threshold(*DEFAULT_GC)
+            ex.check_invariants()
+            rates.append(n / elapsed)
+        trades = ex.next_trade_id - 1
+        print(f"workload ({label}): {n:,} ops, {trades:,} trades; ops/s per run: "
+              + ", ".join(f"{r:,.0f}" for r in rates)
+              + f"; median {statistics.median(rates):,.0f} ops/s")
     tracemalloc.start()
     ex = make_exchange()
     run_workload(ex, ops)
