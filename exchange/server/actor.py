@@ -21,7 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from exchange.core.orders import CANCELED, EXPIRED, REJECTED, Order
+from exchange.core.orders import CANCELED, EXPIRED, REJECTED, STOP, STOP_LIMIT, Order
 from exchange.core.results import (
     CANCELED_EVENT,
     EXPIRED_EVENT,
@@ -168,7 +168,8 @@ class SymbolActor:
                                fills=[views.fill(t, order.side) for t in out.fills],
                                duplicate=out.duplicate)
         self.answer(session, slot, reply)
-        self.publish(out, session, order)
+        self.publish(out, session, order,
+                     triggered=order.kind in (STOP, STOP_LIMIT) and order.triggered)
 
     def do_modify(self, session: Session | None, slot: Slot | None, msg: M.Modify,
                   user: str) -> None:
@@ -191,7 +192,9 @@ class SymbolActor:
         def handler(session: Session | None, slot: Slot | None, msg: Any, user: str) -> None:
             # Resolved here, not at the gateway: an order placed by a request still in
             # this queue (addressed by its client_order_id) exists by now.
-            order_id = self.exchange.find(user, msg.order_id, msg.client_order_id).order_id
+            found = self.exchange.find(user, msg.order_id, msg.client_order_id)
+            order_id = found.order_id
+            was_pending = not found.triggered  # a stop that resume may trigger
             now = now_us()
             self.gateway.record((op, now, user, order_id))
             out = getattr(self.exchange, op)(user, order_id, now)
@@ -202,7 +205,7 @@ class SymbolActor:
             else:
                 reply = reply_type(order=self.views.order(order), ref=msg.ref)
             self.answer(session, slot, reply)
-            self.publish(out, session, order)
+            self.publish(out, session, order, triggered=was_pending and order.triggered)
         return handler
 
     def do_cancel_all(self, session: Session | None, slot: Slot | None, msg: Any,
@@ -241,8 +244,10 @@ class SymbolActor:
 
     # -- publishing -----------------------------------------------------------------------------
     def publish(self, out: Outcome, session: Session | None, addressed: Order | None,
-                bulk: list[Order] | None = None) -> None:
-        """Tell everyone who should hear of what a command did (see PROTOCOL.md, Events)."""
+                bulk: list[Order] | None = None, triggered: bool = False) -> None:
+        """Tell everyone who should hear of what a command did (see PROTOCOL.md, Events).
+
+        ``triggered``: the command made the addressed stop order active."""
         gateway = self.gateway
         views = self.views
         user_sessions = gateway.user_sessions
@@ -267,7 +272,8 @@ class SymbolActor:
         if session is not None and targets and not out.duplicate:
             sessions = user_sessions.get(targets[0].user)
             if sessions and (len(sessions) > 1 or sessions[0] is not session):
-                self._tell_other_sessions(out, session, sessions, targets, addressed)
+                self._tell_other_sessions(out, session, sessions, targets, addressed,
+                                          triggered)
         # Public streams and alerts.
         if out.trades:
             subscribers = gateway.subscribers("trades", self.symbol)
@@ -299,7 +305,8 @@ class SymbolActor:
                         sub.push(data)
 
     def _tell_other_sessions(self, out: Outcome, session: Session, sessions: list[Session],
-                             targets: list[Order], addressed: Order | None) -> None:
+                             targets: list[Order], addressed: Order | None,
+                             triggered: bool) -> None:
         views = self.views
         lines = []
         for order in targets:
@@ -307,6 +314,8 @@ class SymbolActor:
                 continue
             view = views.order(order)
             if order is addressed:
+                if triggered:
+                    lines.append(encode(R.Triggered(order=view)))
                 for trade in out.fills:
                     lines.append(encode(R.FillEvent(order=view,
                                                     fill=views.fill(trade, order.side))))
