@@ -32,6 +32,9 @@ async def test_balance_deposit_withdraw(alice: Conn) -> None:
     assert r["cash"] == "1000010"
     r = await alice.text("withdraw 10")
     assert r == {"type": "balance", "cash": "1000000", "available": "1000000", "reserved": "0"}
+    assert await alice.text("BALANCE") == r
+    assert (await alice.text("withdraw 1000000.01"))["code"] == "insufficient_funds"
+    assert (await alice.text("deposit ten"))["code"] == "bad_request"
 
 
 async def test_reserved_cash_cannot_be_withdrawn(alice: Conn) -> None:

@@ -181,6 +181,27 @@ async def test_expired_order_never_trades(alice: Conn, bob: Conn) -> None:
     assert (await alice.request("fills"))["fills"] == []
 
 
+async def test_expired_order_never_trades_when_the_timer_is_late(alice: Conn) -> None:
+    """The timer's command queues behind requests already read: the crossing order
+    below runs first, after the expiry time, and must find the order expired (lazy)."""
+    dead = await alice.order_id("AAPL", "buy", "1", "140.00")
+    await alice.request("cancel", order_id=dead)
+    sell = {"op": "place", "ref": "sell", "symbol": "AAPL", "side": "sell", "qty": "5",
+            "price": "150.00", "ttl_ms": 1}
+    buy = {"op": "place", "ref": "buy", "symbol": "AAPL", "side": "buy", "qty": "5",
+           "price": "150.00"}
+    filler = f"cancel {dead}\n".encode() * 5000  # keeps the actor busy past the expiry
+    await alice.send_raw(json.dumps(sell).encode() + b"\n" + filler
+                         + json.dumps(buy).encode() + b"\n")
+    placed = await alice.reply("sell")
+    assert placed["order"]["status"] == "accepted"
+    crossing = await alice.reply("buy", timeout=10)
+    assert crossing["fills"] == [] and crossing["order"]["status"] == "accepted", crossing
+    ev = await alice.event("expired")
+    assert ev["order"]["order_id"] == placed["order"]["order_id"]
+    assert (await alice.request("fills"))["fills"] == []
+
+
 async def test_ttl_order_filled_before_it_expires(alice: Conn, bob: Conn) -> None:
     r = await alice.place("AAPL", "sell", "5", "150.00", ttl_ms=300)
     await bob.place("AAPL", "buy", "5", "150.00")

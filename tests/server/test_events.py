@@ -104,3 +104,33 @@ async def test_triggered_and_fill_events_of_a_stop(addr: tuple[str, int], alice:
         assert trig["order"]["order_id"] == stop and trig["order"]["status"] == "accepted"
         fill = await conn.event("fill", lambda m: m["order"]["order_id"] == stop)
         assert fill["order"]["status"] == "filled" and fill["fill"]["qty"] == "2"
+
+
+async def test_stop_triggered_by_its_own_request_is_pushed_to_other_sessions(
+        addr: tuple[str, int], alice: Conn, bob: Conn) -> None:
+    alice2 = await connect(addr, "alice")
+    await bob.order_id("AAPL", "sell", "10", "150.00")
+    await alice.place("AAPL", "buy", "1", "150.00")  # last = 150.00
+    await alice2.event("fill")
+    # A stop whose condition holds on arrival: the reply tells this session; the other
+    # session hears that it triggered, then its fill.
+    r = await alice.place("AAPL", "buy", "2", kind="stop", stop_price="150.00")
+    assert r["order"]["status"] == "filled" and len(r["fills"]) == 1
+    trig = await alice2.recv()
+    assert trig["type"] == "triggered" and trig["order"]["order_id"] == r["order"]["order_id"]
+    fill = await alice2.recv()
+    assert fill["type"] == "fill" and fill["fill"]["trade_id"] == r["fills"][0]["trade_id"]
+    # resume of a paused stop whose condition now holds triggers it too.
+    stop = await alice.order_id("AAPL", "buy", "1", kind="stop", stop_price="150.50")
+    await alice.request("pause", order_id=stop)
+    await alice.place("AAPL", "buy", "7", "150.00")  # takes the rest of bob's sell
+    await alice.order_id("AAPL", "sell", "1", "151.00")
+    await alice.place("AAPL", "buy", "1", "151.00")  # last = 151.00 (a self-trade)
+    await alice2.no_more(ignore=("fill",))
+    r = await alice.request("resume", order_id=stop)
+    assert r["order"]["status"] == "expired"  # a market buy facing an empty book
+    trig = await alice2.recv()
+    assert trig["type"] == "triggered" and trig["order"]["order_id"] == stop
+    expired = await alice2.recv()
+    assert expired["type"] == "expired" and expired["order"]["order_id"] == stop
+    await alice.no_more(ignore=("fill",))

@@ -3,6 +3,7 @@ cancel_all, pause, resume, status, orders, fills; their replies to the byte."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -541,3 +542,84 @@ async def test_order_ids_and_trade_ids_increase(alice: Conn, bob: Conn) -> None:
         trades.append(r["fills"][0]["trade_id"])
     assert ids == list(range(1, 11))
     assert trades == list(range(1, 6))
+
+
+async def test_stop_buy_becomes_a_market_buy_capped_by_cash(addr: tuple[str, int],
+                                                            bob: Conn) -> None:
+    poor = await connect(addr, "poor")
+    carol = await connect(addr, "carol")
+    stop = await poor.place("MSFT", "buy", "5", kind="stop", stop_price="40.00")
+    assert stop["order"]["status"] == "pending"
+    assert (await poor.request("balance"))["reserved"] == "0"
+    await bob.order_id("MSFT", "sell", "10", "40.00")
+    await carol.place("MSFT", "buy", "1", "40.00")  # last = 40: the stop triggers
+    await poor.event("triggered")
+    fill = await poor.event("fill")
+    assert (fill["fill"]["qty"], fill["fill"]["price"]) == ("2", "40.00")
+    ended = await poor.event("canceled")
+    assert ended["order"]["order_id"] == stop["order"]["order_id"]
+    assert (ended["order"]["status"], ended["order"]["reason"], ended["order"]["filled_qty"]) == (
+        "canceled", "insufficient_funds", "2")
+    assert (await poor.request("balance"))["cash"] == "20"
+
+
+async def test_ioc_stop_remainder_expires_with_an_event(addr: tuple[str, int], alice: Conn,
+                                                        bob: Conn) -> None:
+    carol = await connect(addr, "carol")
+    await bob.order_id("AAPL", "sell", "3", "150.00")
+    stop = await alice.order_id("AAPL", "buy", "5", "150.00", kind="stop_limit",
+                                stop_price="150.00", tif="ioc")
+    await carol.place("AAPL", "buy", "1", "150.00")  # last = 150: triggers, 2 left to buy
+    await alice.event("triggered")
+    fill = await alice.event("fill")
+    assert fill["fill"]["qty"] == "2"
+    ev = await alice.event("expired")
+    assert ev["order"]["order_id"] == stop
+    assert (ev["order"]["status"], ev["order"]["filled_qty"], ev["order"]["leaves_qty"]) == (
+        "expired", "2", "0")
+
+
+async def test_expire_at_with_an_offset_is_written_in_utc(alice: Conn) -> None:
+    r = await alice.place("AAPL", "buy", "1", "149.00", expire_at="2099-01-01T02:30:00.5+02:00")
+    assert r["order"]["expires_at"] == "2099-01-01T00:30:00.500000Z"
+    assert r["order"]["tif"] == "gtd"
+    r = await alice.place("AAPL", "buy", "1", "149.00", expire_at="2099-01-01T02:30:00")
+    assert r["type"] == "error" and r["code"] == "bad_request"  # no offset: ambiguous
+    r = await alice.place("AAPL", "buy", "1", "149.00", ttl_ms=366 * 86_400_000 + 1)
+    assert r["code"] == "bad_request" and "ttl_ms" in r["message"]
+
+
+async def test_wrong_json_types_are_bad_request(alice: Conn) -> None:
+    for field, value in [("qty", True), ("symbol", 5), ("price", [1]), ("post_only", "yes"),
+                         ("client_order_id", 7), ("ttl_ms", "100")]:
+        req = {"symbol": "AAPL", "side": "buy", "qty": "1", "price": "150.00", field: value}
+        r = await alice.request("place", **req)
+        assert r["type"] == "error" and r["code"] == "bad_request", (field, r)
+        assert field in r["message"], (field, r)
+    assert (await alice.request("orders", status="all"))["orders"] == []
+
+
+async def test_text_modify_both_fields_and_by_cid(alice: Conn) -> None:
+    oid = await alice.order_id("AAPL", "buy", "10", "149.00", client_order_id="m1")
+    r = await alice.text(f"modify {oid} qty=50 price=150.20")
+    assert (r["type"], r["order"]["qty"], r["order"]["price"]) == ("modified", "50", "150.20")
+    r = await alice.text("modify cid=m1 qty=40")
+    assert (r["type"], r["order"]["qty"]) == ("modified", "40")
+    assert (await alice.text(f"modify {oid}"))["code"] == "bad_request"
+    assert (await alice.text(f"modify {oid} size=3"))["code"] == "bad_request"
+    assert (await alice.text("pause cid=m1"))["type"] == "paused"
+    assert (await alice.text("resume cid=m1"))["type"] == "resumed"
+    assert (await alice.text("cancel cid=m1"))["type"] == "canceled"
+
+
+async def test_default_limits_of_fills_and_trades(alice: Conn, bob: Conn) -> None:
+    await alice.order_id("AAPL", "sell", "105", "150.00")
+    lines = "".join(json.dumps({"op": "place", "symbol": "AAPL", "side": "buy", "qty": "1",
+                                "price": "150.00", "ref": i}) + "\n" for i in range(105))
+    await bob.send_raw(lines.encode())
+    for i in range(105):
+        await bob.reply(i)
+    fills = (await bob.request("fills"))["fills"]
+    assert len(fills) == 100 and fills[0]["trade_id"] == 6 and fills[-1]["trade_id"] == 105
+    trades = (await bob.request("trades", symbol="AAPL"))["trades"]
+    assert [t["trade_id"] for t in trades] == list(range(56, 106))
