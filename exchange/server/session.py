@@ -122,7 +122,12 @@ class Session(asyncio.Protocol):
 
     # -- input --------------------------------------------------------------------------------
     def handle_line(self, line: bytes | LineTooLong) -> None:
-        message = decode_request(line)
+        try:
+            message = decode_request(line)
+        except RecursionError:
+            # JSON nested thousands deep, where the decoder looks for the op and ref of
+            # an invalid request: a bad line, not a reason to drop the connection.
+            message = ProtocolError("bad_request", "JSON nested too deeply")
         if message is None:
             return
         if self.rate and not self._take_token():
