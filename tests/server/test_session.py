@@ -238,6 +238,30 @@ async def test_expire_at_in_the_past_is_bad_request(alice: Conn) -> None:
     assert (await alice.request("orders", status="all"))["orders"] == []
 
 
+async def test_hostile_json_is_a_bad_line(anon: Conn) -> None:
+    deep = b"[" * 30_000 + b"]" * 30_000
+    lines = [b'{"op": "ping", "ref": ' + deep + b"}",
+             b'{"op": "ping", "x": ' + deep + b"}",
+             b'{"op": "ping", "x": ' + b'{"a": ' * 9_000 + b"1" + b"}" * 9_000 + b"}",
+             b'{"op": ' + deep + b"}",
+             b'{"op": "place", "symbol": "AAPL", "side": "buy", "qty": ' + deep + b"}"]
+    for line in lines:
+        await anon.send_raw(line + b"\n")
+        reply = await anon.recv()
+        assert reply["type"] == "error" and reply["code"] == "bad_request", reply
+        assert "ref" not in reply
+    await anon.send_raw(b"\x00\x01\x02\n" + b"[" * 60_000 + b"\n")
+    assert (await anon.recv())["code"] == "unknown_op"
+    assert (await anon.recv())["code"] == "unknown_op"
+    await anon.send_raw(b'{"op": "ping"}\x00\n')
+    assert (await anon.recv())["code"] == "bad_json"
+    big = b'{"op": "deposit", "amount": "1' + b"0" * 5000 + b'"}'
+    await anon.send_raw(big + b"\n")
+    reply = await anon.recv()
+    assert reply["code"] == "bad_request" and "amount" in reply["message"]
+    assert (await anon.request("ping"))["type"] == "pong"
+
+
 async def test_blank_lines_are_ignored_and_crlf_accepted(anon: Conn) -> None:
     await anon.send_raw(b"\n   \n\t\r\n" + b'{"op": "ping", "ref": 1}\r\n' + b"ping\r\n")
     first = await anon.recv()
