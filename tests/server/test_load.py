@@ -339,7 +339,7 @@ async def test_concurrent_trading_conserves_cash_and_holdings(server: Server) ->
         for p in after[u]["positions"]:
             assert p["available"] == p["qty"]
         assert (await probes[u].request("orders"))["orders"] == []
-    tape = set()
+    tape: set[int] = set()
     for symbol in MIDS:
         trades = (await probes["alice"].request("trades", symbol=symbol, limit=10_000))["trades"]
         tape.update(t["trade_id"] for t in trades)

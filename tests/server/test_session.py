@@ -310,6 +310,10 @@ async def test_line_of_exactly_the_limit_is_accepted(anon: Conn) -> None:
     assert reply["code"] == "bad_request" and reply["ref"] == "edge"
     await anon.send_raw(line + b"a\n")
     assert (await anon.recv())["code"] == "line_too_long"
+    # The terminator does not count: a \r\n after 65,536 bytes is still fine.
+    await anon.send_raw(line + b"\r\n")
+    reply = await anon.recv()
+    assert reply["code"] == "bad_request" and reply["ref"] == "edge"
 
 
 async def test_invalid_utf8(anon: Conn) -> None:
