@@ -153,13 +153,15 @@ class SymbolActor:
         self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif, price,
                              stop_price, expires_at, msg.post_only, msg.stp,
                              msg.client_order_id))
+        if msg.client_order_id is not None:
+            # Before placing: a place refused with an error must not leave its entry
+            # behind (a client could grow the map without bound that way).
+            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         out = ex.place(user, self.symbol, msg.side, qty, now, kind=msg.kind, tif=tif,
                        price=price, stop_price=stop_price, expires_at=expires_at,
                        post_only=msg.post_only, stp=msg.stp, client_order_id=msg.client_order_id)
         order = out.order
         assert order is not None
-        if msg.client_order_id is not None:
-            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         reply: R.Message
         if order.status == REJECTED and not out.duplicate:
             reply = R.Rejected(order=views.order(order), ref=msg.ref)
