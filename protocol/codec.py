@@ -108,6 +108,8 @@ def _invalid(line: bytes, message: str) -> ProtocolError:
         probe = _probe_decoder.decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return ProtocolError("bad_request", message)
+    except RecursionError:  # JSON nested thousands deep: a bad line like any other
+        return ProtocolError("bad_request", "JSON nested too deeply")
     ref = None
     if probe.ref is not UNSET:
         try:

@@ -136,6 +136,10 @@ class SymbolSpec:
         return text
 
     def fmt_qty(self, lots: int) -> str:
+        # Zero is "0" whatever the lot: the protocol writes `leaves_qty` "0" for an ended
+        # order and "0" for a removed level, on every symbol.
+        if lots == 0:
+            return "0"
         return format_fixed(lots * int(self.lot_size.scaleb(self.qty_decimals)), self.qty_decimals)
 
     def fmt_avg_price(self, notional: int, lots: int) -> str | None:

@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("exchange.gateway")
 
+MAX_ALERTS_PER_USER = 1000
+"""Alerts wait in memory until they fire: a client must not be able to grow that forever."""
+
 _DUMMY_TOKEN = b"\0" * 32
 """Compared against when the user does not exist, so a failed login takes the same time
 whether or not the user name is real."""
@@ -449,6 +452,11 @@ class Gateway:
             if ticks is None:
                 raise CommandError("bad_request",
                                    f"{field}: not a positive multiple of the tick size")
+            user = session.user or ""
+            pending = sum(1 for a in self.actors.values() for x in a.alerts if x.user == user)
+            if pending >= MAX_ALERTS_PER_USER:
+                raise CommandError("bad_request", f"{field}: at most {MAX_ALERTS_PER_USER} "
+                                   "alerts may wait per user")
             alert_id = next(self._alert_ids)
             reply = R.AlertSet(alert_id=alert_id, ref=msg.ref)
             alert = Alert(alert_id, session.user or "", ticks if field == "above" else None,

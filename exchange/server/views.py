@@ -183,6 +183,8 @@ class Views:
         positions = []
         worth = account.cash
         for symbol, pos in sorted(account.positions.items()):
+            if not (pos.qty or pos.realized or pos.cost):
+                continue  # a symbol only ever ordered, never held: nothing to show
             spec = ex.specs[symbol]
             mark = ex.mark_price(symbol)
             value = pos.qty * (mark or 0) * spec.mult

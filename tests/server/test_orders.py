@@ -113,7 +113,7 @@ async def test_avg_price_rounds_half_even_to_six_more_places(alice: Conn, bob: C
     await bob.order_id("BTC-USD", "sell", "0.0001", "50000.01")
     r = await alice.place("BTC-USD", "buy", "0.0003", "50000.01")
     assert r["order"]["avg_price"] == "50000.00333333"
-    assert r["order"]["filled_qty"] == "0.0003" and r["order"]["leaves_qty"] == "0.0000"
+    assert r["order"]["filled_qty"] == "0.0003" and r["order"]["leaves_qty"] == "0"
 
 
 async def test_partial_fill_and_fill_record(alice: Conn, bob: Conn) -> None:
