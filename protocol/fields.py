@@ -88,6 +88,13 @@ Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""
 
 
+_CHECKED: set[Decimal] = set()
+"""Values already found valid. Equal decimals have the same magnitude and the same places
+once trailing zeros (which are free) are dropped, so a value equal to one in here is valid
+too. Prices and quantities repeat endlessly on the wire; bounded like every cache."""
+_CHECKED_LIMIT: Final = 100_000
+
+
 def check_decimal(value: Decimal, name: str) -> None:
     """Refuse a decimal that is not finite or is outside the bounds above.
 
@@ -96,8 +103,10 @@ def check_decimal(value: Decimal, name: str) -> None:
     `ValueError` from a Struct's `__post_init__` turns into a `msgspec.ValidationError`, so
     the message follows msgspec's own "... - at `$.field`" form.
     """
-    if not value.is_finite():
+    if not value.is_finite():  # first: a signalling NaN cannot even be hashed
         raise ValueError(f"Expected a finite decimal, got '{value}' - at `$.{name}`")
+    if value in _CHECKED:
+        return
     if not value:
         return
     if value.adjusted() >= MAX_DECIMAL_INTEGER_DIGITS:
@@ -108,6 +117,8 @@ def check_decimal(value: Decimal, name: str) -> None:
     if "E" not in text:
         dot = text.find(".")
         if dot < 0 or len(text) - dot - 1 <= MAX_DECIMAL_PLACES:
+            if len(_CHECKED) < _CHECKED_LIMIT:
+                _CHECKED.add(value)
             return
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)  # finite decimals have an int exponent
