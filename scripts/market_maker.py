@@ -343,8 +343,7 @@ async def make_markets(args: argparse.Namespace) -> int:
     try:
         client = await Client.connect(args.host, args.port, user=args.user, token=args.token)
     except ExchangeError as exc:
-        print(f"market_maker: cannot connect to {args.host}:{args.port}: {exc}",
-              file=sys.stderr)
+        print(f"market_maker: {exc}", file=sys.stderr)
         return 2
     makers: dict[str, SymbolMaker] = {}
     status = 0
@@ -389,7 +388,7 @@ async def make_markets(args: argparse.Namespace) -> int:
         if not args.leave_quotes:
             await client.cancel_all()
     except ConnectionClosed as exc:
-        print(f"market_maker: connection lost: {exc}", file=sys.stderr)
+        print(f"market_maker: {exc}", file=sys.stderr)
         status = 1
     finally:
         await client.close()

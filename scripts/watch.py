@@ -173,7 +173,7 @@ async def watch(args: argparse.Namespace) -> int:
     try:
         client = await Client.connect(args.host, args.port)
     except ExchangeError as exc:
-        print(f"watch: cannot connect to {args.host}:{args.port}: {exc}", file=sys.stderr)
+        print(f"watch: {exc}", file=sys.stderr)
         return 2
     status = 0
     try:
@@ -196,7 +196,7 @@ async def watch(args: argparse.Namespace) -> int:
             with contextlib.suppress(asyncio.CancelledError):
                 await reading
     except ConnectionClosed as exc:
-        print(f"watch: connection lost: {exc}", file=sys.stderr)
+        print(f"watch: {exc}", file=sys.stderr)
         status = 1
     finally:
         await client.close()
