@@ -1,11 +1,19 @@
-"""The ``exchange`` command: ``exchange serve [--host] [--port] [--config FILE]``."""
+"""The ``exchange`` command.
+
+``exchange serve [--host] [--port] [--config FILE] [--data-dir DIR]`` runs the server,
+``exchange inspect DIR`` describes a data directory, and ``exchange loadgen``,
+``exchange market-maker`` and ``exchange watch`` run the tools in ``scripts/`` of a
+source checkout (they pass every argument on; ``exchange loadgen --help``).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import runpy
 import sys
+from pathlib import Path
 
 from exchange.server.config import ConfigError, demo_config, load_config
 from exchange.server.journal import RecoveryError
@@ -39,7 +47,27 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+TOOLS = {"loadgen": "loadgen.py", "market-maker": "market_maker.py", "watch": "watch.py"}
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _tool(name: str, argv: list[str]) -> int:
+    """Run one of the scripts/ tools with the rest of the command line."""
+    path = SCRIPTS / TOOLS[name]
+    if not path.is_file():
+        print(f"exchange {name}: {path} not found; the tools live in scripts/ of a source "
+              "checkout", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(SCRIPTS))
+    module = runpy.run_path(str(path), run_name=f"exchange_{name.replace('-', '_')}")
+    result = module["main"](argv)
+    return result if isinstance(result, int) else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in and args_in[0] in TOOLS:
+        return _tool(args_in[0], args_in[1:])
     parser = argparse.ArgumentParser(prog="exchange",
                                      description="An in-memory stock and crypto exchange.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,14 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("data_dir")
     inspect.add_argument("--records", type=int, default=0, metavar="N",
                          help="also print the first N records of each journal segment")
-    args = parser.parse_args(argv)
+    for tool in TOOLS:
+        sub.add_parser(tool, help=f"run scripts/{TOOLS[tool]} (arguments are passed on)",
+                       add_help=False)
+    args = parser.parse_args(args_in)
     logging.basicConfig(level=getattr(args, "log_level", "WARNING"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(args)
     if args.command == "inspect":
-        from pathlib import Path
-
         from exchange.server.journal import inspect as describe
 
         print(describe(Path(args.data_dir), args.records))
