@@ -84,13 +84,7 @@ class MatchingCore:
         """Move a live order (already out of the book) to a terminal status."""
         order.status = status
         order.reason = reason
-        reserved = order.reserved
-        if reserved:
-            if order.side == BUY:
-                order.account.reserved_cash -= reserved  # type: ignore[union-attr]
-            else:
-                order.position.reserved -= reserved  # type: ignore[union-attr]
-            order.reserved = 0
+        self._release(order)
         order.account.open_orders -= 1  # type: ignore[union-attr]
         self.store.order_ended(order)
 

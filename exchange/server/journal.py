@@ -51,6 +51,7 @@ pickle appropriate here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
@@ -98,48 +99,46 @@ class Journal(Protocol):
 
 # -- applying records -------------------------------------------------------------------
 
-def apply(exchange: Exchange, entry: list[Any] | tuple[Any, ...]) -> None:
+def _place(ex: Exchange, e: Entry) -> object:
+    (_, now, user, symbol, side, qty, kind, tif, price, stop_price, expires_at, post_only,
+     stp, cid) = e
+    return ex.place(user, symbol, side, qty, now, kind=kind, tif=tif, price=price,
+                    stop_price=stop_price, expires_at=expires_at, post_only=post_only,
+                    stp=stp, client_order_id=cid)
+
+
+Entry = list[Any] | tuple[Any, ...]
+"""One journal record's command: its op, then the arguments it ran with."""
+
+# How each recorded op re-runs on the engine; the tuples are written by the gateway and
+# the actors (``Gateway.record``), in the same field order.
+_APPLY: dict[str, Callable[[Exchange, Entry], object]] = {
+    "place": _place,
+    "modify": lambda ex, e: ex.modify(e[2], e[3], e[1], qty=e[4], price=e[5]),
+    "cancel": lambda ex, e: ex.cancel(e[2], e[3], e[1]),
+    "pause": lambda ex, e: ex.pause(e[2], e[3], e[1]),
+    "resume": lambda ex, e: ex.resume(e[2], e[3], e[1]),
+    "cancel_all": lambda ex, e: ex.cancel_all(e[2], e[3], e[1]),
+    "expire": lambda ex, e: ex.expire(e[2], e[1]),
+    "expire_session": lambda ex, e: ex.expire_session(e[2], e[1], e[3]),
+    "halt": lambda ex, e: ex.set_halted(e[1], e[2]),
+    "market_open": lambda ex, e: ex.set_market_open(e[1]),
+    "deposit": lambda ex, e: ex.deposit(e[1], e[2]),
+    "withdraw": lambda ex, e: ex.withdraw(e[1], e[2]),
+}
+
+
+def apply(exchange: Exchange, entry: Entry) -> None:
     """Re-run one recorded command on the engine, exactly as it first ran.
 
     Commands that failed the first time fail the same way again (they were recorded
     because a failing command may still have expired orders on its way).
     """
-    op = entry[0]
-    try:
-        if op == "place":
-            (_, now, user, symbol, side, qty, kind, tif, price, stop_price, expires_at,
-             post_only, stp, cid) = entry
-            exchange.place(user, symbol, side, qty, now, kind=kind, tif=tif, price=price,
-                           stop_price=stop_price, expires_at=expires_at, post_only=post_only,
-                           stp=stp, client_order_id=cid)
-        elif op == "modify":
-            _, now, user, order_id, qty, price = entry
-            exchange.modify(user, order_id, now, qty=qty, price=price)
-        elif op in ("cancel", "pause", "resume"):
-            _, now, user, order_id = entry
-            getattr(exchange, op)(user, order_id, now)
-        elif op == "cancel_all":
-            _, now, user, symbol = entry
-            exchange.cancel_all(user, symbol, now)
-        elif op == "expire":
-            _, now, symbol = entry
-            exchange.expire(symbol, now)
-        elif op == "expire_session":
-            _, now, symbol, everything = entry
-            exchange.expire_session(symbol, now, everything)
-        elif op == "halt":
-            _, symbol, halted = entry
-            exchange.set_halted(symbol, halted)
-        elif op == "market_open":
-            exchange.set_market_open(entry[1])
-        elif op == "deposit":
-            exchange.deposit(entry[1], entry[2])
-        elif op == "withdraw":
-            exchange.withdraw(entry[1], entry[2])
-        else:
-            raise ValueError(f"unknown journal record {op!r}")
-    except CommandError:
-        pass
+    run = _APPLY.get(entry[0])
+    if run is None:
+        raise ValueError(f"unknown journal record {entry[0]!r}")
+    with contextlib.suppress(CommandError):
+        run(exchange, entry)
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -188,22 +187,22 @@ def scan_segment(path: Path) -> SegmentScan:
     return scan
 
 
-def segments(data_dir: Path) -> list[tuple[int, Path]]:
+def _numbered(data_dir: Path, pattern: re.Pattern[str]) -> list[tuple[int, Path]]:
+    """The files whose names match ``pattern``, by the record number in their name."""
     found = []
     for path in data_dir.iterdir():
-        match = _SEGMENT.match(path.name)
+        match = pattern.match(path.name)
         if match:
             found.append((int(match.group(1)), path))
     return sorted(found)
+
+
+def segments(data_dir: Path) -> list[tuple[int, Path]]:
+    return _numbered(data_dir, _SEGMENT)
 
 
 def snapshots(data_dir: Path) -> list[tuple[int, Path]]:
-    found = []
-    for path in data_dir.iterdir():
-        match = _SNAPSHOT.match(path.name)
-        if match:
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    return _numbered(data_dir, _SNAPSHOT)
 
 
 def read_snapshot(path: Path) -> tuple[int, int, Exchange] | None:

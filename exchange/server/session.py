@@ -174,14 +174,7 @@ class Session(asyncio.Protocol):
     def routed(self, dispatch: Callable[[Slot], None]) -> None:
         """A request for an actor: sent now, unless a local request is still ahead of it."""
         if self.unrun:
-            slot = Slot()
-
-            def run() -> None:
-                dispatch(slot)
-
-            slot.run = run
-            self.slots.append(slot)
-            self.unrun += 1
+            self._defer(dispatch)
         else:
             slot = Slot()
             self.slots.append(slot)
@@ -190,6 +183,12 @@ class Session(asyncio.Protocol):
     def after_earlier(self, dispatch: Callable[[Slot], None]) -> None:
         """A request for actors that must see every earlier request of this session done
         (``close_market``): sent once they are all answered, later ones wait behind it."""
+        slot = self._defer(dispatch)
+        if self.slots[0] is slot and not self.advancing:
+            self._advance()
+
+    def _defer(self, dispatch: Callable[[Slot], None]) -> Slot:
+        """Queue a dispatch to run when its slot reaches the head of the output order."""
         slot = Slot()
 
         def run() -> None:
@@ -198,8 +197,7 @@ class Session(asyncio.Protocol):
         slot.run = run
         self.slots.append(slot)
         self.unrun += 1
-        if self.slots[0] is slot and not self.advancing:
-            self._advance()
+        return slot
 
     def open_slot(self) -> Slot:
         slot = Slot()
