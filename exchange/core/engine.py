@@ -18,12 +18,11 @@ from collections.abc import Iterable
 
 from exchange.core.accounts import Account, Position, UserInfo
 from exchange.core.book import OrderBook
+from exchange.core.invariants import check_invariants
+from exchange.core.lifecycle import OrderLifecycle
 from exchange.core.marketdata import INTERVALS, Candle, MarketData
-from exchange.core.matching import MatchingCore
 from exchange.core.orders import (
-    ACCEPTED,
     BUY,
-    CANCELED,
     DAY,
     EXPIRED,
     FOK,
@@ -33,11 +32,7 @@ from exchange.core.orders import (
     LIMIT,
     LIVE_STATUSES,
     MARKET,
-    OP_RULES,
-    PARTIALLY_FILLED,
-    PAUSED,
     REJECTED,
-    SELL,
     STOP,
     STOP_LIMIT,
     STP_NONE,
@@ -52,7 +47,7 @@ NEEDS_PRICE = {LIMIT: True, STOP_LIMIT: True, MARKET: False, STOP: False}
 NEEDS_STOP = {LIMIT: False, MARKET: False, STOP: True, STOP_LIMIT: True}
 
 
-class Exchange(MatchingCore):
+class Exchange(OrderLifecycle):
     """All books, accounts and orders of one exchange."""
 
     def __init__(
@@ -91,58 +86,6 @@ class Exchange(MatchingCore):
             ref = spec.reference_price or 0
             priced[symbol] = (lots, lots * ref * spec.mult)
         return self.accounts.add(info, cash, priced)
-
-    # -- lookups ----------------------------------------------------------------------
-    def _spec(self, symbol: str) -> SymbolSpec:
-        spec = self.specs.get(symbol)
-        if spec is None:
-            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
-        return spec
-
-    def _book(self, symbol: str) -> OrderBook:
-        book = self.books.get(symbol)
-        if book is None:
-            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
-        return book
-
-    def account(self, user: str) -> Account:
-        account = self.accounts.get(user)
-        if account is None:
-            raise CommandError("auth_required", "user: not a registered user")
-        return account
-
-    def find(self, user: str, order_id: int | None = None,
-             client_order_id: str | None = None) -> Order:
-        """The user's order by id or client id; anybody else's is ``unknown_order``."""
-        if order_id is not None:
-            order = self.store.get_order(order_id)
-        elif client_order_id is not None:
-            order = self.store.by_client_id(user, client_order_id)
-        else:
-            raise CommandError("bad_request", "order_id: order_id or client_order_id is required")
-        if order is None or order.user != user:
-            what = order_id if order_id is not None else repr(client_order_id)
-            raise CommandError("unknown_order", f"order_id: no such order {what}")
-        return order
-
-    def _owned_for(self, op: str, user: str, order_id: int, now: int,
-                   out: Outcome) -> tuple[OrderBook, Order]:
-        order = self.find(user, order_id)
-        book = self.books[order.symbol]
-        self._expire_due(book, now, out)
-        error = OP_RULES[op][order.status]
-        if error is not None:
-            raise self._refused(CommandError(error, f"order_id: order {order_id} is "
-                                             f"{order.status}"), book, out)
-        return book, order
-
-    @staticmethod
-    def _refused(exc: CommandError, book: OrderBook, out: Outcome) -> CommandError:
-        """Attach what the command did before it was refused (expiries) to the refusal."""
-        if out.events:
-            out.book_changes = book.end_step()
-            exc.outcome = out
-        return exc
 
     # -- place ------------------------------------------------------------------------
     def place(
@@ -290,13 +233,6 @@ class Exchange(MatchingCore):
         order.reason = reason
         self.store.add_order(order)
 
-    def _crosses(self, book: OrderBook, side: str, price: int) -> bool:
-        if side == BUY:
-            best = book.best_ask()
-            return best is not None and best <= price
-        best = book.best_bid()
-        return best is not None and best >= price
-
     def _market_reject(self, book: OrderBook, order: Order) -> str | None:
         """A market order facing an empty book, or a buy that can't pay for one lot."""
         if order.side == BUY:
@@ -307,127 +243,6 @@ class Exchange(MatchingCore):
                 return "insufficient_funds"
             return None
         return "no_liquidity" if book.best_bid() is None else None
-
-    # -- modify / cancel / pause / resume ----------------------------------------------
-    def modify(self, user: str, order_id: int, now: int, *, qty: int | None = None,
-               price: int | None = None) -> Outcome:
-        out = Outcome()
-        book, order = self._owned_for("modify", user, order_id, now, out)
-        out.order = order
-        try:
-            self._check_trading(book, "modify")
-            new_qty, new_price, delta = self._check_modify(book, order, qty, price)
-        except CommandError as exc:
-            raise self._refused(exc, book, out) from None
-        keeps_place = new_price == order.price and new_qty <= order.qty
-        resting = order.status == ACCEPTED or order.status == PARTIALLY_FILLED
-        if resting and keeps_place:
-            if new_qty != order.qty:  # the same qty and price change nothing visible
-                book.reduce(order, order.qty - new_qty)
-        elif resting:
-            book.unrest(order)
-        order.qty = new_qty
-        order.price = new_price
-        order.reserved += delta
-        if order.side == BUY:
-            order.account.reserved_cash += delta  # type: ignore[union-attr]
-        else:
-            order.position.reserved += delta  # type: ignore[union-attr]
-        if resting and not keeps_place:
-            self._execute(book, order, now, out, addressed=True)
-            if out.trades:
-                self._run_stops(book, now, out)
-        out.book_changes = book.end_step()
-        return out
-
-    def _check_trading(self, book: OrderBook, op: str) -> None:
-        if not self.market_open:
-            raise CommandError("bad_state", f"op: cannot {op} while the market is closed")
-        if book.halted:
-            raise CommandError("bad_state", f"op: cannot {op} while {book.spec.symbol} is halted")
-
-    def _check_modify(self, book: OrderBook, order: Order, qty: int | None,
-                      price: int | None) -> tuple[int, int | None, int]:
-        """Validate a modify; returns the new qty, the new price and the reservation delta."""
-        if qty is None and price is None:
-            raise CommandError("bad_request", "qty: give a new qty and/or price")
-        if qty is not None and qty <= 0:
-            raise CommandError("bad_request", "qty: not a positive multiple of the lot size")
-        if qty is not None and qty <= order.filled:
-            raise CommandError("bad_request", "qty: must exceed the filled quantity")
-        if price is not None:
-            if order.price is None:
-                raise CommandError("bad_request", f"price: a {order.kind} order has no price")
-            if price <= 0:
-                raise CommandError("bad_request", "price: not a positive multiple of the tick")
-            if not book.spec.band_allows(price, self.market[order.symbol].last):
-                raise CommandError("bad_request", "price: outside the price band")
-            if order.post_only and self._crosses(book, order.side, price):
-                raise CommandError("bad_request", "price: a post_only order would take")
-        new_qty = qty if qty is not None else order.qty
-        new_price = price if price is not None else order.price
-        leaves = new_qty - order.filled
-        if order.side == SELL:
-            delta = leaves - order.reserved
-            if delta > order.position.available:  # type: ignore[union-attr]
-                raise CommandError("insufficient_holdings", "qty: not enough holdings available")
-        elif new_price is not None and order.kind != STOP:
-            delta = leaves * new_price * book.spec.mult - order.reserved
-            if delta > order.account.available_cash:  # type: ignore[union-attr]
-                raise CommandError("insufficient_funds", "qty: not enough cash available")
-        else:
-            delta = 0
-        return new_qty, new_price, delta
-
-    def cancel(self, user: str, order_id: int, now: int) -> Outcome:
-        out = Outcome()
-        book, order = self._owned_for("cancel", user, order_id, now, out)
-        out.order = order
-        self._take_out(book, order)
-        self._end(order, CANCELED, None)
-        out.book_changes = book.end_step()
-        return out
-
-    def cancel_all(self, user: str, symbol: str, now: int) -> Outcome:
-        """Cancel every live order of the user on one symbol (the server fans out)."""
-        book = self._book(symbol)
-        out = Outcome()
-        self._expire_due(book, now, out)
-        live = self.store.live_orders(user)
-        for order in [o for o in live.values() if o.symbol == symbol]:
-            self._take_out(book, order)
-            self._end(order, CANCELED, None)
-            out.orders.append(order)
-        out.book_changes = book.end_step()
-        return out
-
-    def pause(self, user: str, order_id: int, now: int) -> Outcome:
-        out = Outcome()
-        book, order = self._owned_for("pause", user, order_id, now, out)
-        out.order = order
-        self._take_out(book, order)
-        order.status = PAUSED
-        book.paused[order.order_id] = order
-        out.book_changes = book.end_step()
-        return out
-
-    def resume(self, user: str, order_id: int, now: int) -> Outcome:
-        out = Outcome()
-        book, order = self._owned_for("resume", user, order_id, now, out)
-        out.order = order
-        try:
-            self._check_trading(book, "resume")
-            if (order.post_only and order.triggered
-                    and self._crosses(book, order.side, order.price)):  # type: ignore[arg-type]
-                raise CommandError("bad_request", "order_id: this post_only order would take "
-                                   "liquidity at its price; modify its price first")
-        except CommandError as exc:
-            raise self._refused(exc, book, out) from None
-        del book.paused[order.order_id]
-        order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
-        self._activate(book, order, now, out)
-        out.book_changes = book.end_step()
-        return out
 
     # -- time -------------------------------------------------------------------------
     def next_expiry(self, symbol: str) -> int | None:
@@ -524,40 +339,6 @@ class Exchange(MatchingCore):
         return account
 
     # -- audit --------------------------------------------------------------------------
-    def live_statuses(self) -> frozenset[str]:
-        return LIVE_STATUSES
-
     def check_invariants(self) -> None:
-        """Assert the engine's invariants; used by the tests after every step."""
-        for symbol, book in self.books.items():
-            best_bid, best_ask = book.best_bid(), book.best_ask()
-            assert best_bid is None or best_ask is None or best_bid < best_ask, symbol
-            for side in (book.bids, book.asks):
-                assert len(side.prices) == len(side.levels)
-                for price, level in side.levels.items():
-                    assert level.orders, (symbol, price)
-                    assert level.total == sum(o.qty - o.filled for o in level.orders.values())
-                    for order in level.orders.values():
-                        assert order.price == price, order
-                        assert order.status in (ACCEPTED, PARTIALLY_FILLED), order
-                        assert self.store.get_order(order.order_id) is order
-        reserved_cash: dict[str, int] = {}
-        reserved_lots: dict[tuple[str, str], int] = {}
-        for order in self.store.all_orders().values():
-            if order.status in LIVE_STATUSES:
-                assert 0 <= order.filled < order.qty, order
-                if order.side == BUY:
-                    reserved_cash[order.user] = reserved_cash.get(order.user, 0) + order.reserved
-                else:
-                    key = (order.user, order.symbol)
-                    reserved_lots[key] = reserved_lots.get(key, 0) + order.reserved
-            else:
-                assert order.reserved == 0, order
-        for account in self.accounts:
-            assert account.cash >= 0, account.user
-            assert account.reserved_cash == reserved_cash.get(account.user, 0), account.user
-            assert account.reserved_cash <= account.cash, account.user
-            for symbol, pos in account.positions.items():
-                assert pos.qty >= 0 and pos.reserved >= 0, (account.user, symbol)
-                assert pos.reserved <= pos.qty, (account.user, symbol)
-                assert pos.reserved == reserved_lots.get((account.user, symbol), 0)
+        """Assert the engine's invariants (see :mod:`exchange.core.invariants`)."""
+        check_invariants(self)

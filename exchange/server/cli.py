@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "serve":
         return _serve(args)
     if args.command == "inspect":
-        from exchange.server.journal import inspect as describe
+        from exchange.server.inspect import inspect as describe
 
         print(describe(Path(args.data_dir), args.records))
         return 0
