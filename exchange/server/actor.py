@@ -36,7 +36,7 @@ from protocol import replies as R
 from protocol.codec import encode
 
 if TYPE_CHECKING:
-    from exchange.server.gateway import Gateway
+    from exchange.server.gateway_base import GatewayCore
     from exchange.server.session import Session, Slot
 
 log = logging.getLogger("exchange.actor")
@@ -66,7 +66,7 @@ class Alert:
 class SymbolActor:
     """Owns one symbol's book and runs its commands in order."""
 
-    def __init__(self, gateway: Gateway, symbol: str) -> None:
+    def __init__(self, gateway: GatewayCore, symbol: str) -> None:
         self.gateway = gateway
         self.symbol = symbol
         self.exchange = gateway.exchange

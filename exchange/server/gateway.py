@@ -6,65 +6,43 @@ queries, deposits) the gateway answers itself, in the session's order (see
 :mod:`exchange.server.session`). The gateway also keeps who is logged in where, the
 stream subscriptions, and flushes every session's output once per event-loop turn,
 after the journal (when there is one) has made the turn's records durable.
+
+In three layers: :mod:`~exchange.server.gateway_base` (sessions, routing, output),
+:mod:`~exchange.server.market_ops` (market data, streams, alerts) and this module
+(session, order, account and administration requests, and the dispatch table).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import itertools
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
-from exchange.server.actor import Alert, SymbolActor
+from exchange.server.actor import SymbolActor
 from exchange.server.config import Limits
+from exchange.server.market_ops import MarketDataOps
 from exchange.server.session import Session, Slot
-from exchange.server.views import Views, now_us
+from exchange.server.views import now_us
 from protocol import messages as M
 from protocol import replies as R
 from protocol.codec import encode
 from protocol.text import HELP_TEXT
 
-if TYPE_CHECKING:
-    from exchange.server.journal import FileJournal
-
 log = logging.getLogger("exchange.gateway")
-
-MAX_ALERTS_PER_USER = 1000
-"""Alerts wait in memory until they fire: a client must not be able to grow that forever."""
 
 _DUMMY_TOKEN = b"\0" * 32
 """Compared against when the user does not exist, so a failed login takes the same time
 whether or not the user name is real."""
 
 
-def _error(code: str, message: str, ref: Any) -> bytes:
-    return encode(R.Error(code=code, message=message, ref=ref))  # type: ignore[arg-type]
-
-
-class Gateway:
-    """Sessions, routing, subscriptions and the output flush of one exchange."""
+class Gateway(MarketDataOps):
+    """The whole gateway: its core, market data, and the handlers below."""
 
     def __init__(self, exchange: Exchange, limits: Limits) -> None:
-        self.exchange = exchange
-        self.limits = limits
-        self.views = Views(exchange)
-        self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.specs}
-        self.order_ops = {symbol: actor.order_handlers() for symbol, actor in self.actors.items()}
-        self.sessions: dict[int, Session] = {}
-        self.user_sessions: dict[str, list[Session]] = {}
-        self.subs: dict[tuple[str, str], list[Session]] = {}
-        self.pending_cids: dict[tuple[str, str], str] = {}
-        self.journal: FileJournal | None = None
-        self._ids = itertools.count(1)
-        self._alert_ids = itertools.count(1)
-        self._dirty: list[Session] = []
-        self._flush_scheduled = False
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.counters = {"sessions_opened": 0, "requests": 0}
+        super().__init__(exchange, limits)
         self._table: dict[type[Any], Callable[[Session, Any], None]] = {
             M.Login: self.on_login, M.Ping: self.on_ping, M.Help: self.on_help,
             M.Quit: self.on_quit, M.Place: self.on_place, M.Modify: self.on_modify,
@@ -79,120 +57,6 @@ class Gateway:
             M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
             M.Stats: self.on_stats,
         }
-
-    # -- lifecycle ------------------------------------------------------------------------
-    def start(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        for actor in self.actors.values():
-            actor.start()
-
-    def stop(self) -> None:
-        for actor in self.actors.values():
-            actor.stop()
-
-    def new_session(self) -> Session:
-        return Session(self, next(self._ids))
-
-    def session_opened(self, session: Session) -> None:
-        self.sessions[session.id] = session
-        self.counters["sessions_opened"] += 1
-        log.info("session %d opened from %s", session.id, session.peer)
-
-    def session_closed(self, session: Session, exc: Exception | None) -> None:
-        self.sessions.pop(session.id, None)
-        self._forget_user(session)
-        for key in session.subscriptions:
-            self._unsubscribe(session, key)
-        session.subscriptions.clear()
-        log.info("session %d closed (%s)%s", session.id, session.user or "not logged in",
-                 f": {exc}" if exc else "")
-
-    def _forget_user(self, session: Session) -> None:
-        if session.user is None:
-            return
-        sessions = self.user_sessions.get(session.user)
-        if sessions is not None and session in sessions:
-            sessions.remove(session)
-            if not sessions:
-                del self.user_sessions[session.user]
-
-    # -- output ---------------------------------------------------------------------------
-    def mark_dirty(self, session: Session) -> None:
-        self._dirty.append(session)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            assert self.loop is not None
-            self.loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        """Write every session's buffered output: once per event-loop turn.
-
-        With a journal, the turn's records are made durable first, so that nothing is
-        acknowledged that a crash could take back.
-        """
-        self._flush_scheduled = False
-        if self.journal is not None:
-            self.journal.commit()
-        dirty = self._dirty
-        self._dirty = []
-        for session in dirty:
-            session.flush()
-
-    def record(self, entry: tuple[Any, ...]) -> None:
-        """A state change, in the order it was applied: journaled when durable."""
-        if self.journal is not None:
-            self.journal.append(entry)
-
-    # -- dispatch -------------------------------------------------------------------------
-    def dispatch(self, session: Session, message: Any) -> None:
-        self.counters["requests"] += 1
-        self._table[type(message)](session, message)
-
-    def subscribers(self, channel: str, symbol: str) -> list[Session]:
-        return self.subs.get((channel, symbol), [])
-
-    def _local(self, session: Session, msg: Any, work: Callable[[], R.Message],
-               login: bool = False, admin: bool = False) -> None:
-        def run() -> bytes:
-            if login and session.user is None:
-                return _error("auth_required", "op: log in first (login USER TOKEN)", msg.ref)
-            if admin and not session.admin:
-                return _error("forbidden", "op: administrators only", msg.ref)
-            try:
-                return encode(work())
-            except CommandError as exc:
-                return _error(exc.code, exc.message, msg.ref)
-        session.local(run)
-
-    def _route(self, session: Session, msg: Any, pick: Callable[[str], SymbolActor],
-               send: Callable[[SymbolActor, Slot, str], None], admin: bool = False,
-               after_earlier: bool = False) -> None:
-        """Send a request to an actor once it is this session's turn to dispatch it
-        (with ``after_earlier``, once every earlier request of the session is answered)."""
-        def dispatch(slot: Slot) -> None:
-            user = session.user
-            if user is None:
-                session.fulfil(slot, _error("auth_required", "op: log in first", msg.ref))
-                return
-            if admin and not session.admin:
-                session.fulfil(slot, _error("forbidden", "op: administrators only", msg.ref))
-                return
-            try:
-                actor = pick(user)
-            except CommandError as exc:
-                session.fulfil(slot, _error(exc.code, exc.message, msg.ref))
-                return
-            send(actor, slot, user)
-        if after_earlier:
-            session.after_earlier(dispatch)
-        else:
-            session.routed(dispatch)
-
-    def _actor(self, symbol: str) -> SymbolActor:
-        actor = self.actors.get(symbol)
-        if actor is None:
-            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
-        return actor
 
     # -- session ops ---------------------------------------------------------------------
     def on_login(self, session: Session, msg: M.Login) -> None:
@@ -354,116 +218,6 @@ class Gateway:
         def work() -> R.Message:
             reply = self.views.portfolio(session.user or "")
             reply.ref = msg.ref
-            return reply
-        self._local(session, msg, work, login=True)
-
-    # -- market data ----------------------------------------------------------------------------
-    def on_symbols(self, session: Session, msg: M.Symbols) -> None:
-        def work() -> R.Message:
-            reply = self.views.symbols()
-            reply.ref = msg.ref
-            return reply
-        self._local(session, msg, work)
-
-    def on_book(self, session: Session, msg: M.Book) -> None:
-        def work() -> R.Message:
-            self._actor(msg.symbol)
-            reply = self.views.book(msg.symbol, msg.depth)
-            reply.ref = msg.ref
-            return reply
-        self._local(session, msg, work)
-
-    def on_quote(self, session: Session, msg: M.Quote) -> None:
-        def work() -> R.Message:
-            self._actor(msg.symbol)
-            reply = self.views.quote(msg.symbol)
-            reply.ref = msg.ref
-            return reply
-        self._local(session, msg, work)
-
-    def on_trades(self, session: Session, msg: M.Trades) -> None:
-        def work() -> R.Message:
-            md = self.exchange.market_data(msg.symbol)
-            return R.TradesReply(trades=[self.views.trade(t) for t in md.recent_trades(msg.limit)],
-                                 ref=msg.ref)
-        self._local(session, msg, work)
-
-    def on_candles(self, session: Session, msg: M.Candles) -> None:
-        def work() -> R.Message:
-            spec = self._actor(msg.symbol).spec
-            candles = self.exchange.candles(msg.symbol, msg.interval, msg.limit)
-            return R.CandlesReply(candles=[self.views.candle(spec, c) for c in candles],
-                                  ref=msg.ref)
-        self._local(session, msg, work)
-
-    def on_subscribe(self, session: Session, msg: M.Subscribe) -> None:
-        def run() -> bytes:
-            try:
-                self._actor(msg.symbol)
-            except CommandError as exc:
-                return _error(exc.code, exc.message, msg.ref)
-            key = (msg.channel, msg.symbol)
-            reply = encode(R.Subscribed(channel=msg.channel, symbol=msg.symbol, ref=msg.ref))
-            if key not in session.subscriptions:
-                session.subscriptions.add(key)
-                self.subs.setdefault(key, []).append(session)
-                self._track(msg.symbol)
-            if msg.channel == "book":
-                # The snapshot fences the updates: its seq is the last one it includes.
-                snapshot = self.views.book(msg.symbol, 1_000_000)
-                reply += encode(snapshot)
-            return reply
-        session.local(run)
-
-    def on_unsubscribe(self, session: Session, msg: M.Unsubscribe) -> None:
-        def work() -> R.Message:
-            self._actor(msg.symbol)
-            key = (msg.channel, msg.symbol)
-            if key in session.subscriptions:
-                session.subscriptions.discard(key)
-                self._unsubscribe(session, key)
-            return R.Unsubscribed(channel=msg.channel, symbol=msg.symbol, ref=msg.ref)
-        self._local(session, msg, work)
-
-    def _unsubscribe(self, session: Session, key: tuple[str, str]) -> None:
-        subs = self.subs.get(key)
-        if subs is not None and session in subs:
-            subs.remove(session)
-            if not subs:
-                del self.subs[key]
-        self._track(key[1])
-
-    def _track(self, symbol: str) -> None:
-        """Books compute their level changes only while someone streams book or quote."""
-        self.exchange.books[symbol].track_changes = bool(
-            self.subs.get(("book", symbol)) or self.subs.get(("quote", symbol)))
-        if not self.subs.get(("quote", symbol)):
-            # Nobody sees quotes now, so the last one pushed goes stale: forget it, or a
-            # later subscriber misses the first change that happens to restore it.
-            self.actors[symbol].last_quote = None
-
-    def on_alert(self, session: Session, msg: M.Alert) -> None:
-        def work() -> R.Message:
-            actor = self._actor(msg.symbol)
-            value = msg.above if msg.above is not None else msg.below
-            assert value is not None
-            ticks = actor.spec.price_ticks(value)
-            field = "above" if msg.above is not None else "below"
-            if ticks is None:
-                raise CommandError("bad_request",
-                                   f"{field}: not a positive multiple of the tick size")
-            user = session.user or ""
-            pending = sum(1 for a in self.actors.values() for x in a.alerts if x.user == user)
-            if pending >= MAX_ALERTS_PER_USER:
-                raise CommandError("bad_request", f"{field}: at most {MAX_ALERTS_PER_USER} "
-                                   "alerts may wait per user")
-            alert_id = next(self._alert_ids)
-            reply = R.AlertSet(alert_id=alert_id, ref=msg.ref)
-            alert = Alert(alert_id, session.user or "", ticks if field == "above" else None,
-                          ticks if field == "below" else None)
-            # After the reply, so that an alert already due arrives after alert_set.
-            assert self.loop is not None
-            self.loop.call_soon(actor.add_alert, alert)
             return reply
         self._local(session, msg, work, login=True)
 

@@ -33,7 +33,7 @@ from protocol.framing import LineBuffer, LineTooLong
 from protocol.messages import Quit
 
 if TYPE_CHECKING:
-    from exchange.server.gateway import Gateway
+    from exchange.server.gateway_base import GatewayCore
 
 log = logging.getLogger("exchange.session")
 
@@ -60,7 +60,7 @@ class Slot:
 class Session(asyncio.Protocol):
     """A client connection. All methods run on the event loop thread."""
 
-    def __init__(self, gateway: Gateway, session_id: int) -> None:
+    def __init__(self, gateway: GatewayCore, session_id: int) -> None:
         self.gateway = gateway
         self.id = session_id
         self.user: str | None = None

@@ -1,0 +1,188 @@
+"""The gateway's core: sessions, who is logged in where, subscriptions, output flush.
+
+Every request handler is built on the helpers here: ``_local`` answers a request in the
+session's order, ``_route`` hands one to a symbol's actor when it is that request's turn.
+The handlers themselves are in :mod:`exchange.server.market_ops` (market data, streams,
+alerts) and :mod:`exchange.server.gateway` (sessions, orders, accounts, administration).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from exchange.core.engine import Exchange
+from exchange.core.results import CommandError
+from exchange.server.actor import SymbolActor
+from exchange.server.config import Limits
+from exchange.server.session import Session, Slot
+from exchange.server.views import Views
+from protocol import replies as R
+from protocol.codec import encode
+
+if TYPE_CHECKING:
+    from exchange.server.journal import FileJournal
+
+log = logging.getLogger("exchange.gateway")
+
+
+def error_line(code: str, message: str, ref: Any) -> bytes:
+    return encode(R.Error(code=code, message=message, ref=ref))  # type: ignore[arg-type]
+
+
+class GatewayCore:
+    """Sessions, routing helpers, subscriptions and the output flush of one exchange."""
+
+    def __init__(self, exchange: Exchange, limits: Limits) -> None:
+        self.exchange = exchange
+        self.limits = limits
+        self.views = Views(exchange)
+        self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.specs}
+        self.order_ops = {symbol: actor.order_handlers() for symbol, actor in self.actors.items()}
+        self.sessions: dict[int, Session] = {}
+        self.user_sessions: dict[str, list[Session]] = {}
+        self.subs: dict[tuple[str, str], list[Session]] = {}
+        self.pending_cids: dict[tuple[str, str], str] = {}
+        self.journal: FileJournal | None = None
+        self._ids = itertools.count(1)
+        self._alert_ids = itertools.count(1)
+        self._dirty: list[Session] = []
+        self._flush_scheduled = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.counters = {"sessions_opened": 0, "requests": 0}
+        self._table: dict[type[Any], Callable[[Session, Any], None]] = {}
+        """Request type -> handler; filled in by the Gateway that has the handlers."""
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        for actor in self.actors.values():
+            actor.start()
+
+    def stop(self) -> None:
+        for actor in self.actors.values():
+            actor.stop()
+
+    def new_session(self) -> Session:
+        return Session(self, next(self._ids))
+
+    def session_opened(self, session: Session) -> None:
+        self.sessions[session.id] = session
+        self.counters["sessions_opened"] += 1
+        log.info("session %d opened from %s", session.id, session.peer)
+
+    def session_closed(self, session: Session, exc: Exception | None) -> None:
+        self.sessions.pop(session.id, None)
+        self._forget_user(session)
+        for key in session.subscriptions:
+            self._unsubscribe(session, key)
+        session.subscriptions.clear()
+        log.info("session %d closed (%s)%s", session.id, session.user or "not logged in",
+                 f": {exc}" if exc else "")
+
+    def _forget_user(self, session: Session) -> None:
+        if session.user is None:
+            return
+        sessions = self.user_sessions.get(session.user)
+        if sessions is not None and session in sessions:
+            sessions.remove(session)
+            if not sessions:
+                del self.user_sessions[session.user]
+
+    # -- output ---------------------------------------------------------------------------
+    def mark_dirty(self, session: Session) -> None:
+        self._dirty.append(session)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self.loop is not None
+            self.loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write every session's buffered output: once per event-loop turn.
+
+        With a journal, the turn's records are made durable first, so that nothing is
+        acknowledged that a crash could take back.
+        """
+        self._flush_scheduled = False
+        if self.journal is not None:
+            self.journal.commit()
+        dirty = self._dirty
+        self._dirty = []
+        for session in dirty:
+            session.flush()
+
+    def record(self, entry: tuple[Any, ...]) -> None:
+        """A state change, in the order it was applied: journaled when durable."""
+        if self.journal is not None:
+            self.journal.append(entry)
+
+    # -- dispatch -------------------------------------------------------------------------
+    def dispatch(self, session: Session, message: Any) -> None:
+        self.counters["requests"] += 1
+        self._table[type(message)](session, message)
+
+    def subscribers(self, channel: str, symbol: str) -> list[Session]:
+        return self.subs.get((channel, symbol), [])
+
+    def _local(self, session: Session, msg: Any, work: Callable[[], R.Message],
+               login: bool = False, admin: bool = False) -> None:
+        def run() -> bytes:
+            if login and session.user is None:
+                return error_line("auth_required", "op: log in first (login USER TOKEN)", msg.ref)
+            if admin and not session.admin:
+                return error_line("forbidden", "op: administrators only", msg.ref)
+            try:
+                return encode(work())
+            except CommandError as exc:
+                return error_line(exc.code, exc.message, msg.ref)
+        session.local(run)
+
+    def _route(self, session: Session, msg: Any, pick: Callable[[str], SymbolActor],
+               send: Callable[[SymbolActor, Slot, str], None], admin: bool = False,
+               after_earlier: bool = False) -> None:
+        """Send a request to an actor once it is this session's turn to dispatch it
+        (with ``after_earlier``, once every earlier request of the session is answered)."""
+        def dispatch(slot: Slot) -> None:
+            user = session.user
+            if user is None:
+                session.fulfil(slot, error_line("auth_required", "op: log in first", msg.ref))
+                return
+            if admin and not session.admin:
+                session.fulfil(slot, error_line("forbidden", "op: administrators only", msg.ref))
+                return
+            try:
+                actor = pick(user)
+            except CommandError as exc:
+                session.fulfil(slot, error_line(exc.code, exc.message, msg.ref))
+                return
+            send(actor, slot, user)
+        if after_earlier:
+            session.after_earlier(dispatch)
+        else:
+            session.routed(dispatch)
+
+    def _actor(self, symbol: str) -> SymbolActor:
+        actor = self.actors.get(symbol)
+        if actor is None:
+            raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
+        return actor
+
+    def _unsubscribe(self, session: Session, key: tuple[str, str]) -> None:
+        subs = self.subs.get(key)
+        if subs is not None and session in subs:
+            subs.remove(session)
+            if not subs:
+                del self.subs[key]
+        self._track(key[1])
+
+    def _track(self, symbol: str) -> None:
+        """Books compute their level changes only while someone streams book or quote."""
+        self.exchange.books[symbol].track_changes = bool(
+            self.subs.get(("book", symbol)) or self.subs.get(("quote", symbol)))
+        if not self.subs.get(("quote", symbol)):
+            # Nobody sees quotes now, so the last one pushed goes stale: forget it, or a
+            # later subscriber misses the first change that happens to restore it.
+            self.actors[symbol].last_quote = None
