@@ -150,9 +150,10 @@ class SymbolActor:
         tif = msg.tif or "gtc"
         # Recorded before it runs: a command that fails may still have expired orders on
         # its way, and the replay must fail (and expire) the same way.
-        self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif, price,
-                             stop_price, expires_at, msg.post_only, msg.stp,
-                             msg.client_order_id))
+        if self.gateway.journal is not None:  # not even the tuple without a journal
+            self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif,
+                                 price, stop_price, expires_at, msg.post_only, msg.stp,
+                                 msg.client_order_id))
         if msg.client_order_id is not None:
             # Before placing: a place refused with an error must not leave its entry
             # behind (a client could grow the map without bound that way).

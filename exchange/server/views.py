@@ -91,54 +91,55 @@ class Views:
         else:
             status, reason, filled, notional = snap.status, snap.reason, snap.filled, snap.notional
         leaves = order.qty - filled if status in LIVE_STATUSES else 0
+        # Positional, in R.Order's field order: a sixth of the cost of keywords.
         return R.Order(
-            order_id=order.order_id,
-            client_order_id=order.client_order_id,
-            user=order.user,
-            symbol=order.symbol,
-            side=order.side,  # type: ignore[arg-type]
-            kind=order.kind,  # type: ignore[arg-type]
-            tif=order.tif,  # type: ignore[arg-type]
-            price=None if order.price is None else spec.fmt_price(order.price),
-            stop_price=None if order.stop_price is None else spec.fmt_price(order.stop_price),
-            qty=self.qty(spec, order.qty),
-            filled_qty=self.qty(spec, filled),
-            leaves_qty=self.qty(spec, leaves),
-            avg_price=spec.fmt_avg_price(notional, filled),
-            status=status,  # type: ignore[arg-type]
-            reason=reason,
-            accepted_at=self.clock.fmt(order.accepted_at),
-            expires_at=self.clock.fmt_opt(order.expires_at),
+            order.order_id,
+            order.client_order_id,
+            order.user,
+            order.symbol,
+            order.side,  # type: ignore[arg-type]
+            order.kind,  # type: ignore[arg-type]
+            order.tif,  # type: ignore[arg-type]
+            None if order.price is None else spec.fmt_price(order.price),
+            None if order.stop_price is None else spec.fmt_price(order.stop_price),
+            self.qty(spec, order.qty),
+            self.qty(spec, filled),
+            self.qty(spec, leaves),
+            spec.fmt_avg_price(notional, filled),
+            status,  # type: ignore[arg-type]
+            reason,
+            self.clock.fmt(order.accepted_at),
+            self.clock.fmt_opt(order.expires_at),
         )
 
     def trade(self, trade: Trade) -> R.Trade:
         spec = self.exchange.specs[trade.symbol]
         return R.Trade(
-            trade_id=trade.trade_id,
-            symbol=trade.symbol,
-            price=spec.fmt_price(trade.price),
-            qty=self.qty(spec, trade.qty),
-            buy_order_id=trade.buy_order_id,
-            sell_order_id=trade.sell_order_id,
-            taker_side=trade.taker_side,  # type: ignore[arg-type]
-            ts=self.clock.fmt(trade.ts),
+            trade.trade_id,
+            trade.symbol,
+            spec.fmt_price(trade.price),
+            self.qty(spec, trade.qty),
+            trade.buy_order_id,
+            trade.sell_order_id,
+            trade.taker_side,  # type: ignore[arg-type]
+            self.clock.fmt(trade.ts),
         )
 
     def fill(self, trade: Trade, side: str) -> R.Fill:
         """One side's view of a trade."""
         spec = self.exchange.specs[trade.symbol]
         return R.Fill(
-            trade_id=trade.trade_id,
-            symbol=trade.symbol,
-            price=spec.fmt_price(trade.price),
-            qty=self.qty(spec, trade.qty),
-            buy_order_id=trade.buy_order_id,
-            sell_order_id=trade.sell_order_id,
-            taker_side=trade.taker_side,  # type: ignore[arg-type]
-            ts=self.clock.fmt(trade.ts),
-            order_id=trade.buy_order_id if side == "buy" else trade.sell_order_id,
-            side=side,  # type: ignore[arg-type]
-            liquidity="taker" if side == trade.taker_side else "maker",
+            trade.trade_id,
+            trade.symbol,
+            spec.fmt_price(trade.price),
+            self.qty(spec, trade.qty),
+            trade.buy_order_id,
+            trade.sell_order_id,
+            trade.taker_side,  # type: ignore[arg-type]
+            self.clock.fmt(trade.ts),
+            trade.buy_order_id if side == "buy" else trade.sell_order_id,
+            side,  # type: ignore[arg-type]
+            "taker" if side == trade.taker_side else "maker",
         )
 
     def levels(self, spec: SymbolSpec, rows: list[tuple[int, int]]) -> list[tuple[str, str]]:
