@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from exchange.core.engine import Exchange
 from exchange.core.marketdata import Candle as CoreCandle
@@ -112,31 +113,20 @@ class Views:
             self.clock.fmt_opt(order.expires_at),
         )
 
-    def trade(self, trade: Trade) -> R.Trade:
+    def _trade_fields(self, trade: Trade) -> tuple[int, str, str, str, int, int, Any, str]:
+        """The TRADE fields in field order; a FILL is these and three more."""
         spec = self.exchange.specs[trade.symbol]
-        return R.Trade(
-            trade.trade_id,
-            trade.symbol,
-            spec.fmt_price(trade.price),
-            self.qty(spec, trade.qty),
-            trade.buy_order_id,
-            trade.sell_order_id,
-            trade.taker_side,  # type: ignore[arg-type]
-            self.clock.fmt(trade.ts),
-        )
+        return (trade.trade_id, trade.symbol, spec.fmt_price(trade.price),
+                self.qty(spec, trade.qty), trade.buy_order_id, trade.sell_order_id,
+                trade.taker_side, self.clock.fmt(trade.ts))
+
+    def trade(self, trade: Trade) -> R.Trade:
+        return R.Trade(*self._trade_fields(trade))
 
     def fill(self, trade: Trade, side: str) -> R.Fill:
         """One side's view of a trade."""
-        spec = self.exchange.specs[trade.symbol]
         return R.Fill(
-            trade.trade_id,
-            trade.symbol,
-            spec.fmt_price(trade.price),
-            self.qty(spec, trade.qty),
-            trade.buy_order_id,
-            trade.sell_order_id,
-            trade.taker_side,  # type: ignore[arg-type]
-            self.clock.fmt(trade.ts),
+            *self._trade_fields(trade),
             trade.buy_order_id if side == "buy" else trade.sell_order_id,
             side,  # type: ignore[arg-type]
             "taker" if side == trade.taker_side else "maker",
