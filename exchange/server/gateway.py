@@ -92,18 +92,18 @@ class Gateway(MarketDataOps):
         actor = self.actors.get(msg.symbol)
         if user is not None and actor is not None and not session.unrun:
             # The common case, without the closures of the general route below.
-            if msg.client_order_id is not None:
-                self.pending_cids[(user, msg.client_order_id)] = msg.symbol
-            actor.submit(actor.do_place, session, session.open_slot(), msg, user)
+            self._send_place(actor, session, session.open_slot(), msg, user)
             return
+        self._route(session, msg, lambda user: self._actor(msg.symbol),
+                    lambda actor, slot, user: self._send_place(actor, session, slot, msg, user))
 
-        def send(actor: SymbolActor, slot: Slot, user: str) -> None:
-            if msg.client_order_id is not None:
-                # So that a cancel/modify by this client id, pipelined right behind the
-                # place, is routed to this symbol before the place has run.
-                self.pending_cids[(user, msg.client_order_id)] = msg.symbol
-            actor.submit(actor.do_place, session, slot, msg, user)
-        self._route(session, msg, lambda user: self._actor(msg.symbol), send)
+    def _send_place(self, actor: SymbolActor, session: Session, slot: Slot, msg: M.Place,
+                    user: str) -> None:
+        if msg.client_order_id is not None:
+            # So that a cancel/modify by this client id, pipelined right behind the place,
+            # is routed to this symbol before the place has run.
+            self.pending_cids[(user, msg.client_order_id)] = msg.symbol
+        actor.submit(actor.do_place, session, slot, msg, user)
 
     def _order_actor(self, user: str, msg: Any) -> SymbolActor:
         store = self.exchange.store
