@@ -41,6 +41,7 @@ LINE_TOO_LONG_ERROR: Final = ProtocolError(
     "line_too_long", f"Line longer than {MAX_LINE} bytes; it was discarded"
 )
 INVALID_UTF8_ERROR: Final = ProtocolError("bad_request", "Line is not valid UTF-8")
+TOO_DEEP_ERROR: Final = ProtocolError("bad_request", "JSON nested too deeply")
 _BAD_REF_MESSAGE: Final = (
     f"Invalid `ref`: expected a string of at most {MAX_REF_LEN} characters or an integer"
     " - at `$.ref`"
@@ -89,6 +90,8 @@ def decode_request(line: bytes | LineTooLong) -> Request | ProtocolError | None:
         return ProtocolError("bad_json", f"Invalid JSON: {exc}")
     except UnicodeDecodeError:  # msgspec checks UTF-8 inside strings itself
         return INVALID_UTF8_ERROR
+    except RecursionError:  # JSON nested thousands deep: a bad line like any other
+        return TOO_DEEP_ERROR
     return request
 
 
@@ -108,8 +111,8 @@ def _invalid(line: bytes, message: str) -> ProtocolError:
         probe = _probe_decoder.decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return ProtocolError("bad_request", message)
-    except RecursionError:  # JSON nested thousands deep: a bad line like any other
-        return ProtocolError("bad_request", "JSON nested too deeply")
+    except RecursionError:  # nested thousands deep: its ref cannot be recovered either
+        return TOO_DEEP_ERROR
     ref = None
     if probe.ref is not UNSET:
         try:

@@ -122,12 +122,7 @@ class Session(asyncio.Protocol):
 
     # -- input --------------------------------------------------------------------------------
     def handle_line(self, line: bytes | LineTooLong) -> None:
-        try:
-            message = decode_request(line)
-        except RecursionError:
-            # JSON nested thousands deep, where the decoder looks for the op and ref of
-            # an invalid request: a bad line, not a reason to drop the connection.
-            message = ProtocolError("bad_request", "JSON nested too deeply")
+        message = decode_request(line)  # never raises for what a peer sends
         if message is None:
             return
         if self.rate and not self._take_token():

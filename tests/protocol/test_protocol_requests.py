@@ -360,3 +360,16 @@ def test_struct_checks_also_run_on_construction() -> None:
         m.Place(symbol="AAPL", side="buy", qty=Decimal(1))
     with pytest.raises(msgspec.ValidationError, match="amount"):
         msgspec.convert({"amount": "NaN"}, m.Deposit)
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+@pytest.mark.parametrize("shape", ["array_field", "object_field", "bare_object"])
+def test_deeply_nested_json_is_a_bad_request_not_an_exception(depth: int, shape: str) -> None:
+    inner = {
+        "array_field": b'{"op":"place","symbol":' + b"[" * depth + b"]" * depth + b"}",
+        "object_field": b'{"op":"ping","x":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}",
+        "bare_object": b'{"a":' * depth + b"1" + b"}" * depth,
+    }[shape]
+    result = decode_request(inner)
+    assert isinstance(result, ProtocolError)
+    assert result.code == "bad_request"
