@@ -84,6 +84,9 @@ class SymbolActor:
     # -- queue --------------------------------------------------------------------------------
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run(), name=f"actor-{self.symbol}")
+        # The book may already hold orders that expire (recovered from --data-dir): arm
+        # the timer now, not only once some command reaches this book.
+        self._reschedule_timer()
 
     def submit(self, handler: Handler, session: Session | None, slot: Slot | None,
                msg: Any, arg: Any = None) -> None:

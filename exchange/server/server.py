@@ -90,10 +90,6 @@ class ExchangeServer:
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self.gateway.start()
-        for actor in self.gateway.actors.values():
-            # Orders recovered from --data-dir keep their expiry: arm each book's timer now,
-            # not only once some command reaches that book.
-            actor._reschedule_timer()
         self._server = await loop.create_server(self.gateway.new_session, self.host, self.port,
                                                 reuse_address=True, backlog=1024)
         sock = self._server.sockets[0].getsockname()
