@@ -9,6 +9,7 @@ cached in small bounded dicts.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -224,22 +225,20 @@ class Views:
         """Ticks for a given price; 0 for one that is not a positive multiple of the tick."""
         if value is None:
             return None
-        cache = self._ticks[spec.symbol]
-        ticks = cache.get(value)
-        if ticks is None:
-            exact = spec.price_ticks(value)
-            ticks = 0 if exact is None else exact
-            if len(cache) < _CACHE_LIMIT:
-                cache[value] = ticks
-        return ticks
+        return _units(self._ticks[spec.symbol], value, spec.price_ticks)
 
     def lots(self, spec: SymbolSpec, value: Decimal) -> int:
         """Lots for a given quantity; 0 for one that is not a positive multiple of the lot."""
-        cache = self._lots[spec.symbol]
-        lots = cache.get(value)
-        if lots is None:
-            exact = spec.qty_lots(value)
-            lots = 0 if exact is None else exact
-            if len(cache) < _CACHE_LIMIT:
-                cache[value] = lots
-        return lots
+        return _units(self._lots[spec.symbol], value, spec.qty_lots)
+
+
+def _units(cache: dict[Decimal, int], value: Decimal,
+           convert: Callable[[Decimal], int | None]) -> int:
+    """``convert(value)`` through a bounded cache; 0 where it gives None (off the grid)."""
+    units = cache.get(value)
+    if units is None:
+        exact = convert(value)
+        units = 0 if exact is None else exact
+        if len(cache) < _CACHE_LIMIT:
+            cache[value] = units
+    return units
