@@ -3,14 +3,15 @@
 What must hold whatever sequence of commands ran: the book is never crossed; every
 level holds live resting orders at its price and its total is their open lots; an
 order's reservation is what its owner's account holds for it, and nothing else is
-reserved; nothing is negative; an ended order reserves nothing.
+reserved; every live order waits exactly where its status says (its level, the stops,
+or the paused orders); nothing is negative; an ended order reserves nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from exchange.core.orders import ACCEPTED, BUY, LIVE_STATUSES, PARTIALLY_FILLED
+from exchange.core.orders import ACCEPTED, BUY, LIVE_STATUSES, PARTIALLY_FILLED, PAUSED, PENDING
 
 if TYPE_CHECKING:
     from exchange.core.engine import Exchange
@@ -35,6 +36,16 @@ def check_invariants(ex: Exchange) -> None:
     for order in ex.store.all_orders().values():
         if order.status in LIVE_STATUSES:
             assert 0 <= order.filled < order.qty, order
+            # ...and it waits in exactly the place its status says.
+            book = ex.books[order.symbol]
+            if order.status == PAUSED:
+                assert book.paused.get(order.order_id) is order, order
+            elif order.status == PENDING:
+                assert book.stops.get(order.order_id) is order, order
+            else:
+                side = book.bids if order.side == BUY else book.asks
+                resting = side.levels.get(order.price)  # type: ignore[arg-type]
+                assert resting is not None and resting.orders.get(order.order_id) is order, order
             if order.side == BUY:
                 reserved_cash[order.user] = reserved_cash.get(order.user, 0) + order.reserved
             else:
