@@ -24,7 +24,13 @@ from typing import Any
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
-from exchange.server.auth import ConnectionLogins, LoginThrottle, TokenHash, plain_matches
+from exchange.server.auth import (
+    BadTokenHash,
+    ConnectionLogins,
+    LoginThrottle,
+    TokenHash,
+    plain_matches,
+)
 from exchange.server.config import Limits
 from exchange.server.gateway_base import error_line
 from exchange.server.market_ops import MarketDataOps
@@ -133,8 +139,14 @@ class Gateway(MarketDataOps):
         info = account.info if account is not None else None
         token_hash = info.token_hash if info is not None else ""
         if token_hash or (info is None and self._decoy_hash is not None):
-            check = TokenHash.parse(token_hash) if token_hash else self._decoy_hash
-            assert check is not None
+            try:
+                check = TokenHash.parse(token_hash) if token_hash else self._decoy_hash
+            except BadTokenHash as exc:  # checked with the config: a data directory's own
+                log.error("the token_hash of %r is unusable: %s", msg.user[:LOG_USER_LEN], exc)
+                check = None
+            if check is None:
+                self._login_checked(session, conn, msg, answer, False)
+                return
             if self._checks_pending >= MAX_PENDING_CHECKS:
                 answer(error_line("server_busy", "login: too many logins being checked; "
                                   "try again shortly", msg.ref))
