@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import logging
 import random
+import ssl as ssl_module
 from collections.abc import Generator
 from types import TracebackType
 from typing import Any, Final
@@ -54,6 +55,8 @@ class Client(Commands):
         reconnect_attempts: int | None = None,
         max_events: int = 10_000,
         max_line: int = DEFAULT_MAX_LINE,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         """Prefer `Client.connect`, which also opens the connection (see its parameters)."""
         if (user is None) != (token is None):
@@ -69,6 +72,8 @@ class Client(Commands):
         self._reconnect_attempts = reconnect_attempts
         self._max_events = max_events
         self._max_line = max_line
+        self._ssl = ssl
+        self._server_hostname = server_hostname
         self._refs = itertools.count(1)
         self._conn: Connection | None = None
         # Set while a connection is usable, or once the client is closed for good, so that a
@@ -100,6 +105,8 @@ class Client(Commands):
         reconnect_attempts: int | None = None,
         max_events: int = 10_000,
         max_line: int = DEFAULT_MAX_LINE,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        server_hostname: str | None = None,
     ) -> _Connecting:
         """Connect (and log in when `user` and `token` are given).
 
@@ -113,6 +120,11 @@ class Client(Commands):
         - `max_events`: capacity of the events queue (and of each stream): when full, the
           oldest event is dropped and counted in `dropped_events`.
         - `max_line`: the longest reply line accepted from the server.
+        - `ssl`: connect over TLS: True verifies the server against the system's
+          certificate authorities, an `ssl.SSLContext` as it is configured (for example
+          `ssl.create_default_context(cafile=...)` for a private CA); None: plain TCP.
+          `server_hostname`: the name to verify when it is not `host`. Reconnections use
+          the same.
         """
         client = cls(
             host,
@@ -126,6 +138,8 @@ class Client(Commands):
             reconnect_attempts=reconnect_attempts,
             max_events=max_events,
             max_line=max_line,
+            ssl=ssl,
+            server_hostname=server_hostname,
         )
         return _Connecting(client)
 
@@ -294,6 +308,8 @@ class Client(Commands):
             on_event=self._on_event,
             on_lost=self._on_lost,
             max_line=self._max_line,
+            ssl=self._ssl,
+            server_hostname=self._server_hostname,
         )
 
     async def _handshake(self, conn: Connection) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl as ssl_module
 from collections.abc import Callable
 from typing import Final
 
@@ -87,11 +88,21 @@ class Connection:
         on_event: Callable[[Event], None],
         on_lost: Callable[[Connection, BaseException | None], None],
         max_line: int = DEFAULT_MAX_LINE,
+        ssl: ssl_module.SSLContext | bool | None = None,
+        server_hostname: str | None = None,
     ) -> Connection:
-        """Open a connection and start reading. Raises `ConnectFailed`."""
+        """Open a connection and start reading. Raises `ConnectFailed`.
+
+        `ssl`: None or False for plain TCP; True for TLS verified against the system's
+        certificate authorities; or an `ssl.SSLContext` (for example one that trusts a
+        private CA). `server_hostname`: the name the certificate must carry, when it is
+        not `host`.
+        """
         try:
-            reader, writer = await asyncio.open_connection(host, port, limit=READ_SIZE)
-        except OSError as exc:
+            reader, writer = await asyncio.open_connection(
+                host, port, limit=READ_SIZE, ssl=ssl or None,
+                server_hostname=server_hostname if ssl else None)
+        except OSError as exc:  # ssl.SSLError (a failed handshake) is an OSError
             raise ConnectFailed(f"cannot connect to {host}:{port}: {exc}") from exc
         return cls(reader, writer, on_event=on_event, on_lost=on_lost, max_line=max_line)
 

@@ -12,12 +12,17 @@ The invariants the rest of the engine relies on (and the property tests check):
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 
 @dataclass(slots=True)
 class UserInfo:
-    """The registered user's details (the requirements' user record)."""
+    """The registered user's details (the requirements' user record).
+
+    A user logs in with ``token``, or, when ``token_hash`` is set, with the token whose
+    hash it is (``exchange.server.auth``); the config gives exactly one of the two.
+    """
 
     user: str
     name: str = ""
@@ -25,6 +30,14 @@ class UserInfo:
     email: str = ""
     token: str = ""
     admin: bool = False
+    token_hash: str = ""
+
+    def __setstate__(self, state: Any) -> None:
+        # Snapshots written before a field existed lack it: give it its default rather
+        # than leave the slot unset (an AttributeError at the first login).
+        _, slots = state if isinstance(state, tuple) else (None, state)
+        for f in fields(self):
+            object.__setattr__(self, f.name, slots.get(f.name, f.default))
 
 
 class Position:

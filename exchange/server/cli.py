@@ -1,7 +1,8 @@
 """The ``exchange`` command.
 
 ``exchange serve [--host] [--port] [--config FILE] [--data-dir DIR]`` runs the server,
-``exchange inspect DIR`` describes a data directory, and ``exchange loadgen``,
+``exchange inspect DIR`` describes a data directory, ``exchange hash-token [TOKEN]``
+prints the ``token_hash`` line of a token for the config, and ``exchange loadgen``,
 ``exchange market-maker`` and ``exchange watch`` run the tools in ``scripts/`` of a
 source checkout (they pass every argument on; ``exchange loadgen --help``).
 """
@@ -10,14 +11,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import runpy
+import ssl
 import sys
 from pathlib import Path
 
+from exchange.server.auth import hash_token
 from exchange.server.config import ConfigError, demo_config, load_config
 from exchange.server.journal import RecoveryError
 from exchange.server.server import run_server
+from protocol.fields import MAX_TOKEN_LEN
+
+
+def tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The listener's TLS: TLS 1.2 at least, the ``ssl`` module's default ciphers.
+    Raises OSError or ssl.SSLError when the files cannot be read or do not match."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(cert, key)
+    return context
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -27,6 +41,19 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as exc:
         print(f"exchange: bad config: {exc}", file=sys.stderr)
         return 2
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("exchange: give both --tls-cert and --tls-key, or neither", file=sys.stderr)
+        return 2
+    context = None
+    if args.tls_cert is not None:
+        try:
+            context = tls_context(args.tls_cert, args.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            print(f"exchange: cannot use --tls-cert {args.tls_cert} --tls-key {args.tls_key}: "
+                  f"{exc}", file=sys.stderr)
+            return 2
+        logging.getLogger("exchange.server").info(
+            "TLS on the listener (certificate %s, TLS 1.2 at least)", args.tls_cert)
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency everywhere it builds
@@ -34,7 +61,7 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         runner = uvloop.run
     try:
-        runner(run_server(config, args.host, args.port, args.data_dir))
+        runner(run_server(config, args.host, args.port, args.data_dir, context))
     except RecoveryError as exc:
         print(f"exchange: cannot recover {args.data_dir}: {exc}", file=sys.stderr)
         return 1
@@ -44,6 +71,25 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it
         pass
+    return 0
+
+
+def _hash_token(args: argparse.Namespace) -> int:
+    """Print ``token_hash = "..."`` for a token given, typed (no echo) or piped in."""
+    token = args.token
+    if token is None:
+        if sys.stdin.isatty():
+            token = getpass.getpass("token: ")
+            if getpass.getpass("again: ") != token:
+                print("exchange hash-token: the two tokens differ", file=sys.stderr)
+                return 2
+        else:
+            token = sys.stdin.readline().rstrip("\r\n")
+    if not token or len(token) > MAX_TOKEN_LEN:
+        print(f"exchange hash-token: a token is 1 to {MAX_TOKEN_LEN} characters",
+              file=sys.stderr)
+        return 2
+    print(f'token_hash = "{hash_token(token)}"')
     return 0
 
 
@@ -78,6 +124,13 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--data-dir", help="make the exchange durable in this directory")
     serve.add_argument("--log-level", default="INFO",
                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.add_argument("--tls-cert", metavar="FILE",
+                       help="serve TLS with this PEM certificate (chain); needs --tls-key")
+    serve.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    hasher = sub.add_parser("hash-token", help="print the token_hash config line of a token")
+    hasher.add_argument("token", nargs="?",
+                        help="the token (default: typed without echo, or read from stdin; "
+                             "an argument is visible to other local users in ps)")
     inspect = sub.add_parser("inspect", help="describe a data directory (snapshots, journal)")
     inspect.add_argument("data_dir")
     inspect.add_argument("--records", type=int, default=0, metavar="N",
@@ -90,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
         return _serve(args)
+    if args.command == "hash-token":
+        return _hash_token(args)
     if args.command == "inspect":
         from exchange.server.inspect import inspect as describe
 

@@ -18,6 +18,7 @@ from typing import Any
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
 from exchange.core.symbols import SymbolSpec
+from exchange.server.auth import BadTokenHash, TokenHash
 
 DEFAULT_RATE = 0
 DEFAULT_MAX_OPEN_ORDERS = 100_000
@@ -40,13 +41,15 @@ class SymbolConfig:
 @dataclass(slots=True)
 class UserConfig:
     user: str
-    token: str
+    token: str = ""
     name: str = ""
     phone: str = ""
     email: str = ""
     cash: Decimal = Decimal(0)
     holdings: dict[str, Decimal] = field(default_factory=dict)
     admin: bool = False
+    token_hash: str = ""
+    """Set instead of ``token``: the token's hash (``exchange hash-token``)."""
 
 
 @dataclass(slots=True)
@@ -88,9 +91,22 @@ class Config:
                     raise ConfigError(f"users.{u.user}.holdings.{symbol}: {qty} is not a "
                                       f"multiple of the lot size {spec.lot_size}")
                 holdings[symbol] = lots
-            info = UserInfo(u.user, u.name, u.phone, u.email, u.token, u.admin)
+            info = UserInfo(u.user, u.name, u.phone, u.email, u.token, u.admin, u.token_hash)
             exchange.add_user(info, cash, holdings)
         return exchange
+
+    def apply_credentials(self, exchange: Exchange) -> None:
+        """Give each user the config names today's ``token``/``token_hash``.
+
+        A data directory brings back its users as they were; their credentials, like the
+        limits, come from the config, so that a changed or hashed token takes effect at
+        the next start. Users the config no longer names keep what the directory holds.
+        """
+        for u in self.users:
+            account = exchange.accounts.get(u.user)
+            if account is not None:
+                account.info.token = u.token
+                account.info.token_hash = u.token_hash
 
 
 # -- reading TOML ---------------------------------------------------------------------
@@ -165,8 +181,17 @@ def parse_config(data: dict[str, Any]) -> Config:
     users = []
     for i, raw in enumerate(data.get("users", [])):
         where = f"users[{i}]"
-        _check_keys(raw, {"user", "name", "phone", "email", "token", "cash", "holdings",
-                          "admin"}, where)
+        _check_keys(raw, {"user", "name", "phone", "email", "token", "token_hash", "cash",
+                          "holdings", "admin"}, where)
+        if ("token" in raw) == ("token_hash" in raw):
+            raise ConfigError(f"{where}.token: give exactly one of token and token_hash")
+        token_hash = ""
+        if "token_hash" in raw:
+            token_hash = _str(raw, "token_hash", where)
+            try:
+                TokenHash.parse(token_hash)
+            except BadTokenHash as exc:
+                raise ConfigError(f"{where}.token_hash: {exc}") from None
         holdings_raw = raw.get("holdings", {})
         if not isinstance(holdings_raw, dict):
             raise ConfigError(f"{where}.holdings: expected a table such as {{ AAPL = \"10\" }}")
@@ -175,7 +200,8 @@ def parse_config(data: dict[str, Any]) -> Config:
             raise ConfigError(f"{where}.admin: expected true or false")
         users.append(UserConfig(
             user=_str(raw, "user", where),
-            token=_str(raw, "token", where),
+            token=_str(raw, "token", where) if "token" in raw else "",
+            token_hash=token_hash,
             name=_str(raw, "name", where, ""),
             phone=_str(raw, "phone", where, ""),
             email=_str(raw, "email", where, ""),

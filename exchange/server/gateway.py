@@ -14,15 +14,25 @@ In three layers: :mod:`~exchange.server.gateway_base` (sessions, routing, output
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import logging
+import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
+from exchange.server.auth import (
+    BadTokenHash,
+    ConnectionLogins,
+    LoginThrottle,
+    TokenHash,
+    plain_matches,
+)
 from exchange.server.config import Limits
+from exchange.server.gateway_base import error_line
 from exchange.server.market_ops import MarketDataOps
 from exchange.server.session import Session, Slot
 from exchange.server.views import now_us
@@ -33,9 +43,20 @@ from protocol.text import HELP_TEXT
 
 log = logging.getLogger("exchange.gateway")
 
-_DUMMY_TOKEN = b"\0" * 32
-"""Compared against when the user does not exist, so a failed login takes the same time
-whether or not the user name is real."""
+_DUMMY_TOKEN = "\0" * 32
+"""Compared against when the user does not exist and no token is hashed, so a failed
+login takes the same time whether or not the user name is real."""
+
+HASH_WORKERS = 2
+"""Threads that check hashed tokens (scrypt releases the GIL, so they run beside the loop)."""
+MAX_PENDING_CHECKS = 32
+"""Hashed-token checks running or waiting; past it a login is refused ``server_busy``
+(each check costs tens of milliseconds and 16 MiB, and the queue must not grow without
+bound under a flood of logins from many connections)."""
+LOG_USER_LEN = 64
+"""Characters of a user name written to the log (the name is attacker-chosen)."""
+
+Answer = Callable[[bytes], None]
 
 
 class Gateway(MarketDataOps):
@@ -57,22 +78,140 @@ class Gateway(MarketDataOps):
             M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
             M.Stats: self.on_stats,
         }
+        self.login_throttle = LoginThrottle()
+        self._login_conns: dict[int, ConnectionLogins] = {}
+        self._hash_executor = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="token-check")
+        self._checks_pending = 0
+        self._decoy_hash = self._decoy()
+
+    def _decoy(self) -> TokenHash | None:
+        """What a login for an unknown user is checked against when tokens are hashed:
+        a hash as costly as the first configured one, so that its answer takes as long."""
+        for account in self.exchange.accounts:
+            if account.info.token_hash:
+                return TokenHash.parse(account.info.token_hash).decoy()
+        return None
 
     # -- session ops ---------------------------------------------------------------------
     def on_login(self, session: Session, msg: M.Login) -> None:
-        def work() -> R.Message:
-            account = self.exchange.accounts.get(msg.user)
-            expected = account.info.token.encode() if account is not None else _DUMMY_TOKEN
-            matches = hmac.compare_digest(msg.token.encode(), expected)
-            if account is None or not matches:
-                raise CommandError("auth_failed", "token: unknown user or wrong token")
-            self._forget_user(session)
-            session.user = msg.user
-            session.admin = account.info.admin
-            self.user_sessions.setdefault(msg.user, []).append(session)
-            log.info("session %d logged in as %s", session.id, msg.user)
-            return R.Welcome(user=msg.user, name=account.info.name, ref=msg.ref)
-        self._local(session, msg, work)
+        """A login is looked at once every earlier request of the session is answered
+        (its throttle depends on how they went), and may be answered later than that:
+        after the connection's delay, or once a hashed token is checked in a thread.
+        Every later request of the session waits for it, in execution as in reply order,
+        so that an order sent behind a login runs as the user logged in."""
+        owed = [True]
+
+        def dispatch(slot: Slot) -> None:
+            def answer(data: bytes) -> None:
+                owed[0] = False
+                session.fulfil(slot, data)
+            self._login_turn(session, msg, answer)
+        session.after_earlier(dispatch)
+        if owed[0] and not session.closed:
+            # Still owed: an empty local step behind it holds back the requests that
+            # follow (a request for an actor would otherwise be dispatched at once).
+            session.local(lambda: b"")
+
+    def _login_turn(self, session: Session, msg: M.Login, answer: Answer) -> None:
+        if session.closed:
+            return
+        assert self.loop is not None
+        throttle = self.login_throttle
+        conn = self._login_conns.setdefault(session.id, ConnectionLogins())
+        if throttle.closing(conn):
+            # Already refused and closing: the logins pipelined behind the last failure
+            # are refused without a look (and without a log line each).
+            answer(error_line("auth_failed", "token: too many failed logins on this "
+                              "connection; it is being closed", msg.ref))
+            return
+        now = self.loop.time()
+        wait = throttle.wait(conn, now)
+        if wait > 0:
+            self.loop.call_later(wait, self._login_turn, session, msg, answer)
+            return
+        locked = throttle.locked(msg.user, now)
+        if locked > 0:
+            self._login_failed(session, conn, msg, answer, counted=False,
+                               why=f"too many failed logins for this user; try again in "
+                                   f"{math.ceil(locked)} s")
+            return
+        account = self.exchange.accounts.get(msg.user)
+        info = account.info if account is not None else None
+        token_hash = info.token_hash if info is not None else ""
+        if token_hash or (info is None and self._decoy_hash is not None):
+            try:
+                check = TokenHash.parse(token_hash) if token_hash else self._decoy_hash
+            except BadTokenHash as exc:  # checked with the config: a data directory's own
+                log.error("the token_hash of %r is unusable: %s", msg.user[:LOG_USER_LEN], exc)
+                check = None
+            if check is None:
+                self._login_checked(session, conn, msg, answer, False)
+                return
+            if self._checks_pending >= MAX_PENDING_CHECKS:
+                answer(error_line("server_busy", "login: too many logins being checked; "
+                                  "try again shortly", msg.ref))
+                return
+            self._checks_pending += 1
+            future = self.loop.run_in_executor(self._hash_executor, check.verify, msg.token)
+
+            def checked(done: asyncio.Future[bool]) -> None:
+                self._checks_pending -= 1
+                ok = False
+                if done.cancelled():
+                    pass
+                elif done.exception() is not None:
+                    log.error("checking the token of %r failed: %r",
+                              msg.user[:LOG_USER_LEN], done.exception())
+                else:
+                    ok = done.result() and info is not None
+                self._login_checked(session, conn, msg, answer, ok)
+            future.add_done_callback(checked)
+            return
+        expected = info.token if info is not None else _DUMMY_TOKEN
+        ok = plain_matches(msg.token, expected) and info is not None
+        self._login_checked(session, conn, msg, answer, ok)
+
+    def _login_checked(self, session: Session, conn: ConnectionLogins, msg: M.Login,
+                       answer: Answer, ok: bool) -> None:
+        if session.closed:
+            return
+        account = self.exchange.accounts.get(msg.user) if ok else None
+        if account is None:
+            self._login_failed(session, conn, msg, answer, counted=True,
+                               why="unknown user or wrong token")
+            return
+        self._forget_user(session)
+        session.user = msg.user
+        session.admin = account.info.admin
+        self.user_sessions.setdefault(msg.user, []).append(session)
+        log.info("session %d from %s logged in as %r", session.id, session.peer, msg.user)
+        answer(encode(R.Welcome(user=msg.user, name=account.info.name, ref=msg.ref)))
+
+    def _login_failed(self, session: Session, conn: ConnectionLogins, msg: M.Login,
+                      answer: Answer, counted: bool, why: str) -> None:
+        assert self.loop is not None
+        closing = self.login_throttle.failed(conn, msg.user if counted else None,
+                                             self.loop.time())
+        log.warning("failed login for user %r from %s (session %d, failure %d on this "
+                    "connection): %s%s", msg.user[:LOG_USER_LEN], session.peer, session.id,
+                    conn.failures, why, "; closing the connection" if closing else "")
+        if closing:
+            why += "; too many failed logins, closing the connection"
+            # Read nothing more; what was read already is answered, then the close.
+            session.eof = True
+            if session.transport is not None:
+                session.transport.pause_reading()
+        answer(error_line("auth_failed", f"token: {why}", msg.ref))
+        if closing:
+            session.close_after_flush()
+
+    def session_closed(self, session: Session, exc: Exception | None) -> None:
+        self._login_conns.pop(session.id, None)
+        super().session_closed(session, exc)
+
+    def stop(self) -> None:
+        super().stop()
+        self._hash_executor.shutdown(wait=False, cancel_futures=True)
 
     def on_ping(self, session: Session, msg: M.Ping) -> None:
         self._local(session, msg, lambda: R.Pong(ts=self.views.clock.fmt(now_us()), ref=msg.ref))

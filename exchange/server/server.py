@@ -14,6 +14,7 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -61,8 +62,10 @@ class ExchangeServer:
     """One exchange served on one TCP port."""
 
     def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 7878,
-                 data_dir: str | Path | None = None) -> None:
+                 data_dir: str | Path | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.config = config
+        self.ssl_context = ssl_context
         self.host = host
         self.port = port
         journal = None
@@ -77,6 +80,7 @@ class ExchangeServer:
             self.exchange = recovered.exchange
             # Limits come from today's config; the market itself from the data directory.
             self.exchange.max_open_orders = config.limits.max_open_orders
+            config.apply_credentials(self.exchange)
             journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
                                   base_seq=recovered.snapshot_seq)
             journal.on_failure = journal_failed
@@ -91,7 +95,8 @@ class ExchangeServer:
         self._stopping = asyncio.Event()
         self.gateway.start()
         self._server = await loop.create_server(self.gateway.new_session, self.host, self.port,
-                                                reuse_address=True, backlog=1024)
+                                                reuse_address=True, backlog=1024,
+                                                ssl=self.ssl_context)
         sock = self._server.sockets[0].getsockname()
         self.port = sock[1]
         self._schedule_close()
@@ -156,9 +161,9 @@ class ExchangeServer:
             journal.close()
 
 
-async def run_server(config: Config, host: str, port: int,
-                     data_dir: str | None = None) -> None:
-    server = ExchangeServer(config, host, port, data_dir)
+async def run_server(config: Config, host: str, port: int, data_dir: str | None = None,
+                     ssl_context: ssl.SSLContext | None = None) -> None:
+    server = ExchangeServer(config, host, port, data_dir, ssl_context)
     bound_host, bound_port = await server.start()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -99,7 +99,7 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _start(config: str, workdir: Path, name: str) -> Server:
+def _start(config: str, workdir: Path, name: str, args: tuple[str, ...] = ()) -> Server:
     path = workdir / f"{name}.toml"
     path.write_text(config)
     log = workdir / f"{name}.log"
@@ -108,7 +108,7 @@ def _start(config: str, workdir: Path, name: str) -> Server:
     with open(log, "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "exchange", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--config", str(path)],
+             "--config", str(path), *args],
             stdout=subprocess.PIPE, stderr=err, cwd=root, env=env)
     assert proc.stdout is not None
     deadline = time.monotonic() + START_TIMEOUT
@@ -141,17 +141,18 @@ StartServer = Callable[..., Server]
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[StartServer]:
-    """Start servers: ``start_server(extra_toml="", config=None)``.
+    """Start servers: ``start_server(extra_toml="", config=None, args=())``.
 
     ``extra_toml`` is added before the base config (a ``[limits]`` or ``[market]``
-    table); ``config`` replaces the whole file. Every server started is stopped with
-    SIGTERM at the end of the test, and must exit 0.
+    table); ``config`` replaces the whole file; ``args`` are more ``serve`` options.
+    Every server started is stopped with SIGTERM at the end of the test, and must exit 0.
     """
     servers: list[Server] = []
 
-    def start(extra_toml: str = "", config: str | None = None) -> Server:
+    def start(extra_toml: str = "", config: str | None = None,
+              args: tuple[str, ...] = ()) -> Server:
         text = config if config is not None else extra_toml + "\n" + BASE_CONFIG
-        server = _start(text, tmp_path, f"server{len(servers)}")
+        server = _start(text, tmp_path, f"server{len(servers)}", args)
         servers.append(server)
         return server
 
