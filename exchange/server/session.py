@@ -113,7 +113,8 @@ class Session(asyncio.Protocol):
         self.slots: deque[Slot] = deque()
         self.unrun = 0  # slots whose deferred work has not run yet
         self.held = 0  # bytes of replies/events ready in slots, not yet in `out`
-        self.out = bytearray()
+        self.out: list[bytes] = []  # this turn's output, by reference (see hand_over)
+        self.out_size = 0
         self.subscriptions: set[tuple[str, str]] = set()
         self.closed = False
         self.advancing = False  # guards _advance against re-entry from a synchronous fulfil
@@ -182,7 +183,8 @@ class Session(asyncio.Protocol):
             self.login_timer = None
         self.slots.clear()
         self.held = 0
-        self.out.clear()
+        self.out = []
+        self.out_size = 0
         self.parked = None
         self.gateway.session_closed(self, exc)
 
@@ -428,7 +430,7 @@ class Session(asyncio.Protocol):
                     run = head.run
                     if run is None:
                         break  # waiting for an actor
-                    if self.pending() > self.high_water:
+                    if self.unsent() > self.high_water:
                         break  # runs once the client has read (_drained)
                     head.run = None
                     self.unrun -= 1
@@ -459,7 +461,16 @@ class Session(asyncio.Protocol):
         """Bytes of output this session holds: what is buffered here, what waits in
         slots behind an owed reply, and what the transport has not sent yet."""
         transport = self.transport
-        size = len(self.out) + self.held
+        size = self.out_size + self.held
+        if transport is not None:
+            size += transport.get_write_buffer_size()
+        return size
+
+    def unsent(self) -> int:
+        """Bytes written for the client and not yet taken by its socket (what is held
+        in slots behind the head is not counted: the head must run to release it)."""
+        transport = self.transport
+        size = self.out_size
         if transport is not None:
             size += transport.get_write_buffer_size()
         return size
@@ -474,11 +485,11 @@ class Session(asyncio.Protocol):
         """
         if self.closed:
             return
-        out = self.out
-        if not out:
+        if not self.out:
             self.gateway.mark_dirty(self)
-        out += data
-        if len(out) >= self.chunk:
+        self.out.append(data)
+        self.out_size += len(data)
+        if self.out_size >= self.chunk:
             # A turn that produces this much hands it to the socket now rather than at
             # the end of the turn, so that what the session holds measures what its
             # client has not read, not how much work this turn happened to do.
@@ -497,16 +508,30 @@ class Session(asyncio.Protocol):
 
     def hand_over(self) -> None:
         """Give ``out`` to the transport (once the gateway has made its records
-        durable)."""
+        durable).
+
+        A client that keeps up (nothing left unsent) gets the turn's output joined, one
+        buffer for one send. A client that is behind gets the messages themselves: the
+        transport keeps references, not copies, and a stream message is one bytes
+        object shared by every subscriber, so twenty subscribers that do not read hold
+        one copy of the stream between them, not twenty.
+        """
         transport = self.transport
-        if self.out and transport is not None and not self.closed:
-            transport.write(bytes(self.out))
-            self.out.clear()
+        out = self.out
+        if out and transport is not None and not self.closed:
+            if len(out) == 1:
+                transport.write(out[0])
+            elif transport.get_write_buffer_size():
+                transport.writelines(out)
+            else:
+                transport.write(b"".join(out))
+            self.out = []
+            self.out_size = 0
 
     def _drained(self) -> None:
         """The output may be under the high-water mark again: run what waited for it
         and read again."""
-        if self.closed or self.pending() > self.high_water:
+        if self.closed or self.unsent() > self.high_water:
             return
         slots = self.slots
         if slots and not self.advancing and slots[0].data is None and slots[0].run is not None:

@@ -36,6 +36,9 @@ class FakeTransport:
     def write(self, data: bytes) -> None:
         self.written += data
 
+    def writelines(self, data: list[bytes]) -> None:
+        self.written += b"".join(data)
+
     def get_write_buffer_size(self) -> int:
         return self.buffered
 
@@ -105,7 +108,7 @@ async def test_stream_write_past_the_bound_drops_before_copying() -> None:
     session, transport, gateway = make()
     transport.buffered = 9_990  # what the socket has not taken
     session.push_stream(b"x" * 9 + b"\n")  # exactly at the bound: kept
-    assert not transport.aborted and len(session.out) == 10
+    assert not transport.aborted and session.out_size == 10
     session.push_stream(b"y\n")  # one more byte than the bound
     assert transport.aborted and session.closed
     assert gateway.closed == [session]
@@ -182,3 +185,27 @@ async def test_a_refused_connection_gets_its_line_and_never_becomes_a_session() 
     assert gateway.opened == []
     session.connection_lost(None)
     assert gateway.closed == []
+
+
+async def test_a_local_request_waits_for_the_output_to_drain_then_runs() -> None:
+    """Requests the server answers itself run only while the output is under the
+    high-water mark; what is held behind one does not keep it from running."""
+    session, transport, gateway = make()
+    owed = session.open_slot()  # an actor's reply still owed
+    ran: list[int] = []
+
+    def work() -> bytes:
+        ran.append(1)
+        return b"LOCAL\n"
+
+    session.local(work)
+    session.push(b"e" * 3_000 + b"\n")  # an own-order event, held behind both
+    transport.buffered = 5_000  # the client is slow: over the high-water mark (2,500)
+    session.fulfil(owed, b"ACTOR\n")
+    assert ran == [] and session.slots  # the local request waits
+    transport.buffered = 0
+    session.resume_writing()  # the transport drained
+    assert ran == [1] and not session.slots and session.held == 0
+    gateway.flush()
+    assert transport.written.startswith(b"ACTOR\nLOCAL\neee")
+    assert not transport.aborted
