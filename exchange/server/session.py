@@ -219,14 +219,18 @@ class Session(asyncio.Protocol):
                 if not self.pause_reasons:
                     self._pause(TURN)
                     asyncio.get_running_loop().call_soon(self._next_turn)
-                return
+                break
             handle(line)
             budget -= 1
-            if len(self.slots) > MAX_IN_FLIGHT:
-                self._pause(IN_FLIGHT)
-            if self.pending() > self.high_water:
-                self._pause(OUTPUT)
-        if self.eof and not self.slots and not self.closed:
+        if self.closed:
+            return
+        # Checked once per batch, not per line (the hot path): a batch is at most
+        # MAX_LINES_PER_TURN lines, so a bound is passed by at most one batch's worth.
+        if len(self.slots) > MAX_IN_FLIGHT:
+            self._pause(IN_FLIGHT)
+        if self.pending() > self.high_water:
+            self._pause(OUTPUT)
+        if self.eof and not self.slots and self.parked is None:
             self.close_after_flush()
 
     def _next_turn(self) -> None:
