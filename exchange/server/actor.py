@@ -287,7 +287,7 @@ class SymbolActor:
                 for trade in out.trades:
                     data = encode(R.TradeEvent(trade=views.trade(trade)))
                     for sub in subscribers:
-                        sub.push(data)
+                        sub.push_stream(data)
             if self.alerts:
                 self._check_alerts()
         changes = out.book_changes
@@ -299,7 +299,7 @@ class SymbolActor:
                                            bids=views.levels(self.spec, bids),
                                            asks=views.levels(self.spec, asks)))
                 for sub in subscribers:
-                    sub.push(data)
+                    sub.push_stream(data)
         if out.trades or changes is not None:  # the only things a quote is made of
             subscribers = gateway.subscribers("quote", self.symbol)
             if subscribers:
@@ -308,7 +308,7 @@ class SymbolActor:
                     self.last_quote = quote
                     data = encode(quote)
                     for sub in subscribers:
-                        sub.push(data)
+                        sub.push_stream(data)
 
     def _tell_other_sessions(self, out: Outcome, session: Session, sessions: list[Session],
                              targets: list[Order], addressed: Order | None,

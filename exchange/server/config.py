@@ -23,6 +23,9 @@ from exchange.server.auth import BadTokenHash, TokenHash
 DEFAULT_RATE = 0
 DEFAULT_MAX_OPEN_ORDERS = 100_000
 DEFAULT_OUTBOUND_BUFFER = 8 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS = 10_000
+DEFAULT_MAX_CONNECTIONS_PER_ADDRESS = 256
+DEFAULT_LOGIN_TIMEOUT = 30.0
 
 
 class ConfigError(ValueError):
@@ -60,6 +63,13 @@ class Limits:
     """Live orders per user: each one costs memory and a place in some book."""
     outbound_buffer: int = DEFAULT_OUTBOUND_BUFFER
     """Bytes queued to a session that is not reading before it is disconnected."""
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Sessions open at once; past it a new connection gets ``server_busy`` and is
+    closed. 0 = unlimited."""
+    max_connections_per_address: int = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
+    """Sessions open at once from one peer address; 0 = unlimited."""
+    login_timeout: float = DEFAULT_LOGIN_TIMEOUT
+    """Seconds a connection may stay idle without logging in; 0 = never closed."""
 
 
 @dataclass(slots=True)
@@ -149,14 +159,16 @@ def parse_config(data: dict[str, Any]) -> Config:
         except ValueError:
             raise ConfigError("market.close: expected a time such as \"16:00\"") from None
     raw_limits = data.get("limits", {})
-    _check_keys(raw_limits, {"rate", "max_open_orders", "outbound_buffer"}, "limits")
+    limit_keys = ("rate", "max_open_orders", "outbound_buffer", "max_connections",
+                  "max_connections_per_address", "login_timeout")
+    _check_keys(raw_limits, set(limit_keys), "limits")
     limits = Limits()
-    for key in ("rate", "max_open_orders", "outbound_buffer"):
+    for key in limit_keys:
         if key in raw_limits:
             value = raw_limits[key]
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ConfigError(f"limits.{key}: expected a non-negative number")
-            setattr(limits, key, value if key == "rate" else int(value))
+            setattr(limits, key, value if key in ("rate", "login_timeout") else int(value))
     symbols = []
     seen: set[str] = set()
     for i, raw in enumerate(data.get("symbols", [])):

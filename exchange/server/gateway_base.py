@@ -43,6 +43,10 @@ class GatewayCore:
         self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.specs}
         self.order_ops = {symbol: actor.order_handlers() for symbol, actor in self.actors.items()}
         self.sessions: dict[int, Session] = {}
+        self.per_address: dict[str, int] = {}
+        """Open sessions per peer address, for ``max_connections_per_address``."""
+        self._refused = 0  # connections refused since the last refusal was logged
+        self._refusal_logged = -1e9
         self.user_sessions: dict[str, list[Session]] = {}
         self.subs: dict[tuple[str, str], list[Session]] = {}
         self.pending_cids: dict[tuple[str, str], str] = {}
@@ -69,13 +73,47 @@ class GatewayCore:
     def new_session(self) -> Session:
         return Session(self, next(self._ids))
 
+    def admit(self, session: Session) -> bytes | None:
+        """None if a new connection may become a session, else the error line it gets.
+
+        Checked in ``connection_made``, before the session costs anything but its socket.
+        """
+        limits = self.limits
+        reason = None
+        if limits.max_connections and len(self.sessions) >= limits.max_connections:
+            reason = (f"connections: the server has {len(self.sessions)} connections open, "
+                      f"its limit (max_connections); try again later")
+        elif (limits.max_connections_per_address
+              and self.per_address.get(session.host, 0) >= limits.max_connections_per_address):
+            reason = (f"connections: {limits.max_connections_per_address} connections are "
+                      f"open from {session.host}, the limit per address "
+                      f"(max_connections_per_address); close one first")
+        if reason is None:
+            return None
+        # Logged at most once a second, with a count: a flood of connections must not
+        # become a flood of log lines.
+        self._refused += 1
+        now = self.loop.time() if self.loop is not None else 0.0
+        if now - self._refusal_logged >= 1.0:
+            log.warning("connection from %s refused (%d since the last such line): %s",
+                        session.peer, self._refused, reason)
+            self._refused = 0
+            self._refusal_logged = now
+        return error_line("server_busy", reason, None)
+
     def session_opened(self, session: Session) -> None:
         self.sessions[session.id] = session
+        self.per_address[session.host] = self.per_address.get(session.host, 0) + 1
         self.counters["sessions_opened"] += 1
         log.info("session %d opened from %s", session.id, session.peer)
 
     def session_closed(self, session: Session, exc: Exception | None) -> None:
-        self.sessions.pop(session.id, None)
+        if self.sessions.pop(session.id, None) is not None:
+            left = self.per_address.get(session.host, 0) - 1
+            if left > 0:
+                self.per_address[session.host] = left
+            else:
+                self.per_address.pop(session.host, None)
         self._forget_user(session)
         for key in session.subscriptions:
             self._unsubscribe(session, key)
@@ -88,8 +126,12 @@ class GatewayCore:
             return
         sessions = self.user_sessions.get(session.user)
         if sessions is not None and session in sessions:
-            sessions.remove(session)
-            if not sessions:
+            # A new list, never an edit in place: a session can be dropped (output over
+            # its bound) while an actor is looping over this very list to push to it.
+            left = [s for s in sessions if s is not session]
+            if left:
+                self.user_sessions[session.user] = left
+            else:
                 del self.user_sessions[session.user]
 
     # -- output ---------------------------------------------------------------------------
@@ -113,6 +155,13 @@ class GatewayCore:
         self._dirty = []
         for session in dirty:
             session.flush()
+
+    def flush_early(self, session: Session) -> None:
+        """Hand one session's output to its socket before the end of the turn (it
+        produced a lot in this turn): records first, as in :meth:`flush`."""
+        if self.journal is not None:
+            self.journal.commit()
+        session.hand_over()
 
     def record(self, entry: tuple[Any, ...]) -> None:
         """A state change, in the order it was applied: journaled when durable."""
@@ -173,8 +222,12 @@ class GatewayCore:
     def _unsubscribe(self, session: Session, key: tuple[str, str]) -> None:
         subs = self.subs.get(key)
         if subs is not None and session in subs:
-            subs.remove(session)
-            if not subs:
+            # A new list, not an edit in place: this runs when a subscriber is dropped in
+            # the middle of an actor's loop over the list, which must still reach the rest.
+            left = [s for s in subs if s is not session]
+            if left:
+                self.subs[key] = left
+            else:
                 del self.subs[key]
         self._track(key[1])
 

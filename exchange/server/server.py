@@ -139,12 +139,12 @@ class ExchangeServer:
         sessions = list(self.gateway.sessions.values())
         for session in sessions:
             if session.transport is not None and not session.closed:
-                session.transport.pause_reading()
+                session.stop_reading()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE
         while loop.time() < deadline:
             busy = any(a.queue.qsize() for a in self.gateway.actors.values()) or any(
-                s.slots for s in sessions if not s.closed)
+                s.slots or s.parked is not None for s in sessions if not s.closed)
             if not busy:
                 break
             await asyncio.sleep(0.01)

@@ -163,15 +163,17 @@ async def test_rate_limited(start_server: StartServer) -> None:
 
 
 async def test_server_busy_when_a_symbol_queue_is_full(server: Server) -> None:
-    """Sixteen sessions pipeline 192,000 requests for one symbol at once: past the
+    """Thirty-two sessions pipeline 192,000 requests for one symbol at once: past the
     queue's bound (100,000) requests are refused server_busy, and every line is
-    answered -- cancel_all among them, whose parts used to be dropped unanswered."""
-    conns = [await connect(server.addr, "alice") for _ in range(16)]
+    answered -- cancel_all among them, whose parts used to be dropped unanswered.
+    (Each session has at most 4,096 requests in flight, so it takes more than 24
+    sessions to fill the queue.)"""
+    conns = [await connect(server.addr, "alice") for _ in range(32)]
     oid = await conns[0].order_id("AAPL", "buy", "1", "140.00")
     await conns[0].request("cancel", order_id=oid)
     for c in conns[1:]:  # the other sessions of alice hear of that cancel
         await c.no_more(ignore=("canceled",))
-    n, every = 12_000, 40
+    n, every = 6_000, 40
     for k, c in enumerate(conns):
         lines = [json.dumps({"op": "cancel_all", "symbol": "AAPL", "ref": f"ca{k}-{i}"}).encode()
                  if i % every == every - 1 else f"cancel {oid}".encode() for i in range(n)]
