@@ -22,6 +22,7 @@ import msgspec
 
 from protocol import messages as m
 from protocol.errors import ProtocolError
+from protocol.fields import decimal_hook
 
 Fields = dict[str, Any]
 
@@ -358,7 +359,7 @@ def parse_command(line: str) -> m.Request | ProtocolError | None:
     parse, usage = entry
     try:
         cls, fields = parse(words[1:])
-        request = cast("m.Request", msgspec.convert(fields, cls))
+        request = cast("m.Request", msgspec.convert(fields, cls, dec_hook=decimal_hook))
     except _Usage as exc:
         return ProtocolError("bad_request", f"{exc} (usage: {usage})")
     except msgspec.ValidationError as exc:
