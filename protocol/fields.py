@@ -114,16 +114,18 @@ class _JsonNumber(str):
 
 
 float_hook: Final = _JsonNumber
-"""The request decoder's `float_hook`: a JSON number is kept as its exact text, so that
-`decimal_hook` can see and refuse an exponent (msgspec would turn `1e2` into `1E+2`)."""
+"""The request decoder's `float_hook`: a JSON number reaches `decimal_hook` as its exact
+text (never through a binary float), marked as a number rather than a string."""
 
 _DECIMAL_STRING: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 """The protocol's decimal string, ASCII only: an optional leading `-` (so that a negative
 price or quantity is a rejected order, as the contract says, not a malformed request),
 digits, at most one `.` with digits on at least one side. `[0-9]`, not `\\d`: in Python
-`\\d` matches every Unicode digit."""
-_JSON_NUMBER_PLAIN: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-"""A JSON number without an exponent; JSON's own grammar already excludes the rest."""
+`\\d` matches every Unicode digit.
+
+A JSON *number* keeps JSON's own grammar, which is already ASCII-only without `+`, `_`,
+blanks or hex; its exponent is accepted (`1e-06` is how common JSON encoders write
+0.000001, and the contract allows numbers), and bounded like any other decimal."""
 
 _PARSED: dict[str, Decimal] = {}
 """Texts already found valid, with their value. Prices and quantities repeat endlessly on
@@ -150,14 +152,12 @@ def parse_decimal(text: str) -> Decimal:
     value = _PARSED.get(text)
     if value is not None:
         return value
-    if type(text) is _JsonNumber:
-        if _JSON_NUMBER_PLAIN.fullmatch(text) is None:
-            raise ValueError(f"Expected a decimal number without an exponent, got {text}")
-    elif _DECIMAL_STRING.fullmatch(text) is None:
+    if type(text) is not _JsonNumber and _DECIMAL_STRING.fullmatch(text) is None:
         raise ValueError(f"Expected a decimal string ({_SYNTAX_HINT}), got {_shown(text)}")
     value = DecimalField(text)
     _check_size(value)
-    if len(_PARSED) < _PARSED_LIMIT:
+    # Strings only: an equal JSON number's text ("1e2") must not admit the string later.
+    if len(_PARSED) < _PARSED_LIMIT and type(text) is str:
         _PARSED[text] = value
     return value
 
@@ -172,9 +172,10 @@ def _check_size(value: Decimal) -> None:
     assert isinstance(exponent, int)  # finite decimals have an int exponent
     if exponent >= -MAX_DECIMAL_PLACES:
         return
-    exponent = value.normalize().as_tuple().exponent
-    assert isinstance(exponent, int)
-    if exponent < -MAX_DECIMAL_PLACES:
+    # Trailing zeros are free. Counted by hand: `normalize()` rounds a tiny value to 0.
+    digits = value.as_tuple().digits
+    zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
+    if exponent + zeros < -MAX_DECIMAL_PLACES:
         raise ValueError(f"Expected a decimal with at most {MAX_DECIMAL_PLACES} places")
 
 
