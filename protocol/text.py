@@ -137,7 +137,7 @@ def _order(side: str) -> Callable[[list[str]], Parsed]:
             if low == "@":  # optional: `buy AAPL 100 @ 150.25` == `buy AAPL 100 150.25`
                 word = low = next(words, "")
                 if not _looks_numeric(word):
-                    raise _Usage("`@` must be followed by a price")
+                    raise _Usage(f"price: expected a price after `@`, got {_show(word)}")
             option = _option(word)
             if option is not None:
                 key, value = option
