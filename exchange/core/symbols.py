@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Any
 
 MIN_CASH_DECIMALS = 2
 """Cash is never coarser than cents, so deposits like ``"10.50"`` always work."""
@@ -142,6 +143,19 @@ class SymbolSpec:
                 raise ValueError(f"{symbol}: max_qty must be a positive multiple of lot")
         spec._wanted = (wanted_price, wanted_qty)
         return spec
+
+    def __setstate__(self, state: Any) -> None:
+        """Unpickle (a snapshot), deriving the bounds when the snapshot predates them.
+
+        A slotted object pickles as ``(None, {slot: value})``; a snapshot written before
+        `max_price`/`max_qty` existed lacks them and gets the defaults for its ``mult``."""
+        slots = state[1] if isinstance(state, tuple) else state
+        for name, value in (slots or {}).items():
+            setattr(self, name, value)
+        if not getattr(self, "max_price", 0) or not getattr(self, "max_qty", 0):
+            if not hasattr(self, "_wanted"):
+                self._wanted = (None, None)
+            self._set_bounds()
 
     def set_cash_decimals(self, cash_decimals: int) -> None:
         """Fix the exchange-wide cash scale; ``mult`` follows from it."""

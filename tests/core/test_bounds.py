@@ -103,3 +103,21 @@ def test_views_refuse_a_value_past_the_bound_naming_the_field() -> None:
     with pytest.raises(CommandError, match=r"^stop_price: at most 10000000.00 for BTC-USD$"):
         views.ticks(spec, Decimal("10000000.01"), "stop_price")
     assert views.lots(spec, Decimal("-5")) == 0  # a rejected order (bad_qty), not an error
+
+
+def test_a_snapshot_from_before_the_bounds_gets_the_default_bounds() -> None:
+    """Snapshots pickle the specs; one written before `max_price` existed must still load."""
+    import pickle
+
+    ex = demo_config().build_exchange()
+    spec = ex.specs["BTC-USD"]
+    reduced = spec.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
+    state = reduced[2]
+    assert isinstance(state, tuple)
+    old_slots = {k: v for k, v in state[1].items()
+                 if k not in ("max_price", "max_qty", "_wanted")}
+    old = SymbolSpec.__new__(SymbolSpec)
+    old.__setstate__((None, old_slots))
+    assert (old.max_price, old.max_qty) == (spec.max_price, spec.max_qty) == (10**9, 10**9)
+    again = pickle.loads(pickle.dumps(ex))
+    assert again.specs["AAPL"].max_qty == ex.specs["AAPL"].max_qty
