@@ -31,6 +31,7 @@ from protocol.fields import (
     Side,
     Stp,
     Tif,
+    decimal_hook,
 )
 
 __all__ = ["Commands", "DecimalLike"]
@@ -59,7 +60,7 @@ def to_decimal(value: DecimalLike | None, name: str) -> Decimal | None:
 def build(request_type: type[Q], **fields: Any) -> Q:
     """A request Struct, validated as the server would validate it."""
     try:
-        return msgspec.convert(fields, request_type)
+        return msgspec.convert(fields, request_type, dec_hook=decimal_hook)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(str(exc)) from None
 

@@ -21,7 +21,7 @@ import msgspec
 from msgspec import UNSET, Struct
 
 from protocol.errors import ProtocolError
-from protocol.fields import MAX_REF_LEN, Ref
+from protocol.fields import MAX_REF_LEN, Ref, decimal_hook, encode_hook, float_hook
 from protocol.framing import MAX_LINE, LineTooLong
 from protocol.messages import OPS, Request
 from protocol.replies import Error, Reply
@@ -55,10 +55,11 @@ class _Probe(Struct):
     ref: Any = UNSET
 
 
-_request_decoder: Final = msgspec.json.Decoder(Request)
+_request_decoder: Final = msgspec.json.Decoder(Request, dec_hook=decimal_hook,
+                                                float_hook=float_hook)
 _reply_decoder: Final = msgspec.json.Decoder(Reply)
 _probe_decoder: Final = msgspec.json.Decoder(_Probe)
-_encoder: Final = msgspec.json.Encoder()
+_encoder: Final = msgspec.json.Encoder(enc_hook=encode_hook)
 
 
 def decode_request(line: bytes | LineTooLong) -> Request | ProtocolError | None:

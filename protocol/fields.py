@@ -8,9 +8,10 @@ and it answers them with a rejected order rather than a malformed-request error.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from msgspec import Meta
 
@@ -88,46 +89,143 @@ Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""
 
 
-_CHECKED: set[Decimal] = set()
-"""Values already found valid. Equal decimals have the same magnitude and the same places
-once trailing zeros (which are free) are dropped, so a value equal to one in here is valid
-too. Prices and quantities repeat endlessly on the wire; bounded like every cache."""
-_CHECKED_LIMIT: Final = 100_000
+# --- exact decimals -----------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    DecimalField = Decimal
+else:
+
+    class DecimalField(Decimal):
+        """A price, quantity, stop price, amount or alert level, as decoded from a request.
+
+        A subclass only so that msgspec hands the raw value to `decimal_hook` instead of
+        calling `Decimal()` itself: `Decimal()` accepts `"1_0"`, `" 149"`, Arabic-Indic and
+        full-width digits, which a trading protocol must refuse. To the type checker and to
+        every consumer it is a plain `Decimal`.
+        """
+
+        __slots__ = ()
 
 
-def check_decimal(value: Decimal, name: str) -> None:
-    """Refuse a decimal that is not finite or is outside the bounds above.
+class _JsonNumber(str):
+    """The raw text of a JSON number with a fraction or an exponent (see `float_hook`)."""
 
-    msgspec decodes both JSON strings and JSON numbers into `Decimal` exactly (never through
-    a binary float), but it also accepts the strings "NaN", "Infinity" and "sNaN". Raising
-    `ValueError` from a Struct's `__post_init__` turns into a `msgspec.ValidationError`, so
-    the message follows msgspec's own "... - at `$.field`" form.
+    __slots__ = ()
+
+
+float_hook: Final = _JsonNumber
+"""The request decoder's `float_hook`: a JSON number reaches `decimal_hook` as its exact
+text (never through a binary float), marked as a number rather than a string."""
+
+_DECIMAL_STRING: Final = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+"""The protocol's decimal string, ASCII only: an optional leading `-` (so that a negative
+price or quantity is a rejected order, as the contract says, not a malformed request),
+digits, at most one `.` with digits on at least one side. `[0-9]`, not `\\d`: in Python
+`\\d` matches every Unicode digit.
+
+A JSON *number* keeps JSON's own grammar, which is already ASCII-only without `+`, `_`,
+blanks or hex; its exponent is accepted (`1e-06` is how common JSON encoders write
+0.000001, and the contract allows numbers), and bounded like any other decimal."""
+
+_PARSED: dict[str, Decimal] = {}
+"""Texts already found valid, with their value. Prices and quantities repeat endlessly on
+the wire, and a dict lookup is far cheaper than the grammar and the bounds; bounded like
+every cache."""
+_PARSED_LIMIT: Final = 100_000
+
+_SYNTAX_HINT: Final = (
+    "ASCII digits with at most one `.`, an optional leading `-`, and no `+`, `_`, "
+    "spaces or exponent"
+)
+
+
+def _shown(text: str) -> str:
+    return repr(text if len(text) <= 40 else text[:40] + "...")
+
+
+def parse_decimal(text: str) -> Decimal:
+    """The value of a decimal string in the protocol's grammar; `ValueError` otherwise.
+
+    The message is msgspec's style without the path: called from `decimal_hook`, msgspec
+    appends " - at `$.field`" itself.
     """
-    if not value.is_finite():  # first: a signalling NaN cannot even be hashed
-        raise ValueError(f"Expected a finite decimal, got '{value}' - at `$.{name}`")
-    if value in _CHECKED:
-        return
+    value = _PARSED.get(text)
+    if value is not None:
+        return value
+    if type(text) is not _JsonNumber and _DECIMAL_STRING.fullmatch(text) is None:
+        raise ValueError(f"Expected a decimal string ({_SYNTAX_HINT}), got {_shown(text)}")
+    value = DecimalField(text)
+    _check_size(value)
+    # Strings only: an equal JSON number's text ("1e2") must not admit the string later.
+    if len(_PARSED) < _PARSED_LIMIT and type(text) is str:
+        _PARSED[text] = value
+    return value
+
+
+def _check_size(value: Decimal) -> None:
+    """Refuse a finite decimal outside the digit bounds above (trailing zeros are free)."""
     if not value:
         return
     if value.adjusted() >= MAX_DECIMAL_INTEGER_DIGITS:
-        raise ValueError(f"Expected a decimal below 1e{MAX_DECIMAL_INTEGER_DIGITS} - at `$.{name}`")
-    # Fast path for the usual plain spelling ("150.25"): count places in the text, which
-    # costs a quarter of `as_tuple()`. This runs for every price and quantity received.
-    text = str(value)
-    if "E" not in text:
-        dot = text.find(".")
-        if dot < 0 or len(text) - dot - 1 <= MAX_DECIMAL_PLACES:
-            if len(_CHECKED) < _CHECKED_LIMIT:
-                _CHECKED.add(value)
-            return
+        raise ValueError(f"Expected a decimal below 1e{MAX_DECIMAL_INTEGER_DIGITS}")
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)  # finite decimals have an int exponent
     if exponent >= -MAX_DECIMAL_PLACES:
         return
-    # Slow path, only for values written with many places: trailing zeros are free.
+    # Trailing zeros are free. Counted by hand: `normalize()` rounds a tiny value to 0.
     digits = value.as_tuple().digits
     zeros = len(digits) - len(bytes(digits).rstrip(b"\0"))
     if exponent + zeros < -MAX_DECIMAL_PLACES:
-        raise ValueError(
-            f"Expected a decimal with at most {MAX_DECIMAL_PLACES} places - at `$.{name}`"
-        )
+        raise ValueError(f"Expected a decimal with at most {MAX_DECIMAL_PLACES} places")
+
+
+def decimal_hook(kind: type, obj: Any) -> Any:
+    """msgspec's `dec_hook` for every request decoder and `msgspec.convert` of a request.
+
+    Accepts a decimal string (the protocol's spelling), a JSON integer or plain JSON number,
+    and -- for a client library building requests with `msgspec.convert` -- a finite
+    `Decimal` or `int` within the bounds. Everything else is refused with a message that
+    msgspec completes with the field's path.
+    """
+    if kind is not DecimalField:
+        raise NotImplementedError(f"no decoder for {kind!r}")
+    if isinstance(obj, str):
+        return parse_decimal(obj)
+    if isinstance(obj, bool) or not isinstance(obj, int | Decimal):
+        raise TypeError(f"Expected a decimal string, got `{type(obj).__name__}`")
+    if isinstance(obj, Decimal) and not obj.is_finite():
+        raise ValueError(f"Expected a finite decimal, got '{obj}'")
+    value = DecimalField(obj)
+    _check_size(value)
+    return value
+
+
+def check_decimal(value: Decimal, name: str) -> Decimal:
+    """``value`` as a checked `DecimalField`; `ValueError` if not finite or out of bounds.
+
+    For Structs built directly (not decoded): a decoded value has passed `decimal_hook`
+    already and costs one type check here. A plain `Decimal` is turned into a
+    `DecimalField`, so that the request is encoded in the plain spelling (`encode_hook`),
+    never as `1E-18`, which the grammar refuses. Raising `ValueError` from a Struct's
+    `__post_init__` turns into a `msgspec.ValidationError`, so the message follows
+    msgspec's own "... - at `$.field`" form.
+    """
+    if type(value) is DecimalField:
+        return value
+    if not value.is_finite():
+        raise ValueError(f"Expected a finite decimal, got '{value}' - at `$.{name}`")
+    try:
+        _check_size(value)
+    except ValueError as exc:
+        raise ValueError(f"{exc} - at `$.{name}`") from None
+    return DecimalField(value)
+
+
+def encode_hook(obj: Any) -> Any:
+    """msgspec's `enc_hook`: a request's decimal in the protocol's plain spelling.
+
+    msgspec encodes only exact `Decimal`s itself (and would write `1E-18`); it calls this
+    for the `DecimalField` subclass, and for nothing on the hot path of replies."""
+    if isinstance(obj, Decimal):
+        return format(obj, "f")
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")

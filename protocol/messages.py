@@ -23,6 +23,7 @@ from msgspec import Struct
 from protocol.fields import (
     Channel,
     ClientOrderId,
+    DecimalField,
     ExpireScope,
     Interval,
     OrderId,
@@ -82,14 +83,14 @@ _KIND_PRICES: Final[dict[str, tuple[bool, bool]]] = {
 }
 
 
-def _require(value: Decimal | None, needed: bool, name: str, kind: str) -> None:
+def _require(value: Decimal | None, needed: bool, name: str, kind: str) -> Decimal | None:
     if value is None:
         if needed:
             raise ValueError(f"Object missing required field `{name}` (a {kind} order needs it)")
-    else:
-        if not needed:
-            raise ValueError(f"A {kind} order takes no `{name}` - at `$.{name}`")
-        check_decimal(value, name)
+        return None
+    if not needed:
+        raise ValueError(f"A {kind} order takes no `{name}` - at `$.{name}`")
+    return check_decimal(value, name)
 
 
 class Place(RequestBase, tag="place"):
@@ -101,10 +102,10 @@ class Place(RequestBase, tag="place"):
 
     symbol: Symbol
     side: Side
-    qty: Decimal
+    qty: DecimalField
     kind: OrderKind = "limit"
-    price: Decimal | None = None
-    stop_price: Decimal | None = None
+    price: DecimalField | None = None
+    stop_price: DecimalField | None = None
     tif: Tif | None = None
     ttl_ms: TtlMs | None = None
     expire_at: Timestamp | None = None
@@ -113,10 +114,10 @@ class Place(RequestBase, tag="place"):
     client_order_id: ClientOrderId | None = None
 
     def __post_init__(self) -> None:
-        check_decimal(self.qty, "qty")
+        self.qty = check_decimal(self.qty, "qty")
         needs_price, needs_stop = _KIND_PRICES[self.kind]
-        _require(self.price, needs_price, "price", self.kind)
-        _require(self.stop_price, needs_stop, "stop_price", self.kind)
+        self.price = _require(self.price, needs_price, "price", self.kind)
+        self.stop_price = _require(self.stop_price, needs_stop, "stop_price", self.kind)
         if self.ttl_ms is not None and self.expire_at is not None:
             raise ValueError("Give `ttl_ms` or `expire_at`, not both - at `$.expire_at`")
         timed = self.ttl_ms is not None or self.expire_at is not None
@@ -151,17 +152,17 @@ class OrderRequest(RequestBase):
 class Modify(OrderRequest, tag="modify"):
     """`qty` is the new total quantity; at least one of `qty` and `price` is given."""
 
-    qty: Decimal | None = None
-    price: Decimal | None = None
+    qty: DecimalField | None = None
+    price: DecimalField | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.qty is None and self.price is None:
             raise ValueError("Object missing required field `qty` (or `price`)")
         if self.qty is not None:
-            check_decimal(self.qty, "qty")
+            self.qty = check_decimal(self.qty, "qty")
         if self.price is not None:
-            check_decimal(self.price, "price")
+            self.price = check_decimal(self.price, "price")
 
 
 class Cancel(OrderRequest, tag="cancel"):
@@ -202,17 +203,17 @@ class Balance(RequestBase, tag="balance"):
 
 
 class Deposit(RequestBase, tag="deposit"):
-    amount: Decimal
+    amount: DecimalField
 
     def __post_init__(self) -> None:
-        check_decimal(self.amount, "amount")
+        self.amount = check_decimal(self.amount, "amount")
 
 
 class Withdraw(RequestBase, tag="withdraw"):
-    amount: Decimal
+    amount: DecimalField
 
     def __post_init__(self) -> None:
-        check_decimal(self.amount, "amount")
+        self.amount = check_decimal(self.amount, "amount")
 
 
 class Portfolio(RequestBase, tag="portfolio"):
@@ -260,18 +261,18 @@ class Alert(RequestBase, tag="alert"):
     """A one-shot price alert: exactly one of `above` and `below`."""
 
     symbol: Symbol
-    above: Decimal | None = None
-    below: Decimal | None = None
+    above: DecimalField | None = None
+    below: DecimalField | None = None
 
     def __post_init__(self) -> None:
         if self.above is None:
             if self.below is None:
                 raise ValueError("Object missing required field `above` (or `below`)")
-            check_decimal(self.below, "below")
+            self.below = check_decimal(self.below, "below")
         elif self.below is not None:
             raise ValueError("Give `above` or `below`, not both - at `$.below`")
         else:
-            check_decimal(self.above, "above")
+            self.above = check_decimal(self.above, "above")
 
 
 # --- administration ---------------------------------------------------------------------

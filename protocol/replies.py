@@ -109,6 +109,13 @@ class SymbolInfo(Struct, kw_only=True):
     lot_size: str
     last: str | None
     status: str
+    max_qty: str | None = None
+    """The largest quantity one order may have (see PROTOCOL.md, "Bounds")."""
+    max_price: str | None = None
+    """The largest price or stop price an order may have."""
+    reference_price: str | None = None
+    price_band: str | None = None
+    """The relative half-width of the price band, e.g. "0.1" for +-10%; None: no band."""
 
 
 class Candle(Struct, kw_only=True):
@@ -156,7 +163,10 @@ class Pong(ReplyBase, tag="pong"):
 
 
 class HelpReply(ReplyBase, tag="help"):
+    """`text` is a one-line summary (the contract's field); `commands` one command a line."""
+
     text: str
+    commands: list[str] = field(default_factory=list)
 
 
 class Bye(ReplyBase, tag="bye"):

@@ -22,6 +22,7 @@ import msgspec
 
 from protocol import messages as m
 from protocol.errors import ProtocolError
+from protocol.fields import decimal_hook
 
 Fields = dict[str, Any]
 
@@ -136,7 +137,7 @@ def _order(side: str) -> Callable[[list[str]], Parsed]:
             if low == "@":  # optional: `buy AAPL 100 @ 150.25` == `buy AAPL 100 150.25`
                 word = low = next(words, "")
                 if not _looks_numeric(word):
-                    raise _Usage("`@` must be followed by a price")
+                    raise _Usage(f"price: expected a price after `@`, got {_show(word)}")
             option = _option(word)
             if option is not None:
                 key, value = option
@@ -321,30 +322,62 @@ _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
 }
 COMMAND_WORDS: Final[frozenset[str]] = frozenset(_COMMANDS)
 
-HELP_TEXT: Final = """\
-Text commands (one per line; words separated by blanks; case does not matter except in
-user names, tokens and cid= values; symbols are upper-cased). Every command gets the same
-JSON reply as the JSON request it stands for; JSON lines ({"op": ...}) work too.
+HELP_COMMANDS: Final[tuple[str, ...]] = (
+    "login USER TOKEN",
+    "buy|sell SYMBOL QTY [@] PRICE [gtc|ioc|fok|day] [options]   limit order (the @ is optional)",
+    "buy|sell SYMBOL QTY market   market order",
+    "buy|sell SYMBOL QTY stop=STOP [limit=PRICE]   stop, or stop-limit",
+    "  options: ttl=30s (ms, s, m or h; makes it gtd)  cid=CLIENT_ORDER_ID  post_only",
+    "  options: stp=none|cancel_newest|cancel_oldest|cancel_both",
+    "modify ORDER [qty=QTY] [price=PRICE]   ORDER is an order id, or cid=CLIENT_ORDER_ID",
+    "cancel ORDER",
+    "cancel all [SYMBOL]",
+    "pause ORDER",
+    "resume ORDER",
+    "status ORDER",
+    "orders [SYMBOL] [all]   live orders, or all of them",
+    "fills [SYMBOL] [LIMIT]",
+    "balance",
+    "portfolio",
+    "deposit AMOUNT",
+    "withdraw AMOUNT",
+    "symbols",
+    "book SYMBOL [DEPTH]",
+    "quote SYMBOL",
+    "trades SYMBOL [LIMIT]",
+    "candles SYMBOL 1m|5m|1h|1d [LIMIT]",
+    "subscribe trades|book|quote SYMBOL",
+    "unsubscribe trades|book|quote SYMBOL",
+    "alert SYMBOL above|below PRICE",
+    "ping",
+    "help",
+    "quit",
+    "halt SYMBOL   administrators only",
+    "resume_trading SYMBOL   administrators only",
+    "close_market [all]   administrators only",
+    "open_market   administrators only",
+    "stats   administrators only",
+)
+"""The `help` reply's `commands`: one command a line, no line breaks inside, so that the
+JSON line a person sees at `nc` lists each command as its own string."""
 
-  login USER TOKEN
-  buy|sell SYMBOL QTY [@] PRICE [gtc|ioc|fok|day] [options]   limit order (the @ is optional)
-  buy|sell SYMBOL QTY market                                  market order
-  buy|sell SYMBOL QTY stop=STOP [limit=PRICE]                 stop, or stop-limit
-      options: ttl=30s (ms, s, m or h; makes it gtd)  cid=CLIENT_ORDER_ID  post_only
-               stp=none|cancel_newest|cancel_oldest|cancel_both
-  modify ORDER [qty=QTY] [price=PRICE]       ORDER is an order id, or cid=CLIENT_ORDER_ID
-  cancel ORDER      cancel all [SYMBOL]
-  pause ORDER       resume ORDER       status ORDER
-  orders [SYMBOL] [all]                      live orders, or all of them
-  fills [SYMBOL] [LIMIT]
-  balance    portfolio    deposit AMOUNT    withdraw AMOUNT
-  symbols    book SYMBOL [DEPTH]    quote SYMBOL    trades SYMBOL [LIMIT]
-  candles SYMBOL 1m|5m|1h|1d [LIMIT]
-  subscribe trades|book|quote SYMBOL         unsubscribe trades|book|quote SYMBOL
-  alert SYMBOL above|below PRICE
-  ping    help    quit
-Administrators: halt SYMBOL, resume_trading SYMBOL, close_market [all], open_market, stats.
-"""
+HELP_SUMMARY: Final = (
+    "Text commands, one per line, words separated by blanks (case does not matter except "
+    "in user names, tokens and cid= values); numbers are plain ASCII decimals such as "
+    "150.25; every command gets the JSON reply of the JSON request it stands for, and JSON "
+    "lines work too. The commands: login, buy, sell, modify, cancel, pause, resume, status, "
+    "orders, fills, balance, portfolio, deposit, withdraw, symbols, book, quote, trades, "
+    "candles, subscribe, unsubscribe, alert, ping, help, quit; see `commands`."
+)
+"""The `help` reply's `text`: one line, without `\\n`."""
+
+HELP_TEXT: Final = (
+    "Text commands (one per line; words separated by blanks; case does not matter except in\n"
+    "user names, tokens and cid= values; symbols are upper-cased). Every command gets the same\n"
+    "JSON reply as the JSON request it stands for; JSON lines ({\"op\": ...}) work too.\n\n"
+    + "".join(f"  {line}\n" for line in HELP_COMMANDS)
+)
+"""The same, as a block of text (for documentation and terminals that print it)."""
 
 
 def parse_command(line: str) -> m.Request | ProtocolError | None:
@@ -358,7 +391,7 @@ def parse_command(line: str) -> m.Request | ProtocolError | None:
     parse, usage = entry
     try:
         cls, fields = parse(words[1:])
-        request = cast("m.Request", msgspec.convert(fields, cls))
+        request = cast("m.Request", msgspec.convert(fields, cls, dec_hook=decimal_hook))
     except _Usage as exc:
         return ProtocolError("bad_request", f"{exc} (usage: {usage})")
     except msgspec.ValidationError as exc:

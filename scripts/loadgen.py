@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib.util
 import json
 import math
 import random
@@ -69,7 +70,13 @@ from _common import (
     parse_users,
     run,
 )
-from _loadgen_report import Stats, plot, print_summary, summary
+
+try:
+    from _loadgen_report import Stats, plot, print_summary, summary
+    from rich.console import Console  # noqa: F401  (checked here, used by the progress view)
+except ImportError as exc:  # the tools extra is not installed: say exactly what to do
+    sys.exit(f"exchange loadgen needs the tools extra ({exc.name} is missing): "
+             "pip install -e '.[tools]'")
 from msgspec import Struct
 
 from protocol import replies as R
@@ -878,6 +885,10 @@ def main(argv: list[str] | None = None) -> int:
     symbols = parse_list(args.symbols)
     if not users or not symbols:
         print("loadgen: --users and --symbols must name at least one each", file=sys.stderr)
+        return 2
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        # Before the run, not after minutes of load: the plot extra is separate.
+        print("loadgen: --plot needs matplotlib: pip install -e '.[plot]'", file=sys.stderr)
         return 2
     server: SpawnedServer | None = None
     host, port = args.host, args.port

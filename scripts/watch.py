@@ -25,11 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from _common import DEFAULT_HOST, DEFAULT_PORT, run
-from rich.console import Group, RenderableType
-from rich.live import Live
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
+
+try:
+    from rich.console import Group, RenderableType
+    from rich.live import Live
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+except ImportError as exc:  # the tools extra is not installed: say exactly what to do
+    sys.exit(f"exchange watch needs the tools extra ({exc.name} is missing): "
+             "pip install -e '.[tools]'")
 
 from client import (
     BookReply,

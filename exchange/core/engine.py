@@ -40,7 +40,7 @@ from exchange.core.orders import (
 )
 from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
 from exchange.core.store import MemoryStore, Store
-from exchange.core.symbols import Money, SymbolSpec, cash_decimals_for
+from exchange.core.symbols import INT64_MAX, Money, SymbolSpec, cash_decimals_for
 
 DEFAULT_MAX_OPEN_ORDERS = 100_000
 NEEDS_PRICE = {LIMIT: True, STOP_LIMIT: True, MARKET: False, STOP: False}
@@ -322,16 +322,31 @@ class Exchange(OrderLifecycle):
         return last if last is not None else self.specs[symbol].reference_price
 
     # -- cash ---------------------------------------------------------------------------
+    def total_cash(self) -> int:
+        """The cash of every account together, in cash units.
+
+        Trades only move cash between accounts, so this changes only by deposits and
+        withdrawals; keeping it within INT64_MAX keeps every balance, reservation and
+        notional of every account within it too."""
+        return sum(account.cash for account in self.accounts)
+
     def deposit(self, user: str, amount: int) -> Account:
         if amount <= 0:
             raise CommandError("bad_request", "amount: must be a positive amount of cash")
         account = self.account(user)
+        room = INT64_MAX - self.total_cash()
+        if amount > room:
+            raise CommandError("bad_request", f"amount: at most {self.money.fmt(max(room, 0))}"
+                               " can be deposited now (all cash on the exchange together is "
+                               f"at most {self.money.fmt(INT64_MAX)})")
         account.cash += amount
         return account
 
     def withdraw(self, user: str, amount: int) -> Account:
         if amount <= 0:
             raise CommandError("bad_request", "amount: must be a positive amount of cash")
+        if amount > INT64_MAX:
+            raise CommandError("bad_request", f"amount: at most {self.money.fmt(INT64_MAX)}")
         account = self.account(user)
         if amount > account.available_cash:
             raise CommandError("insufficient_funds", "amount: more than the available cash")

@@ -61,8 +61,11 @@ class OrderLifecycle(MatchingCore):
         else:
             raise CommandError("bad_request", "order_id: order_id or client_order_id is required")
         if order is None or order.user != user:
-            what = order_id if order_id is not None else repr(client_order_id)
-            raise CommandError("unknown_order", f"order_id: no such order {what}")
+            # Named after the field the request addressed the order by.
+            if order_id is not None:
+                raise CommandError("unknown_order", f"order_id: no such order {order_id}")
+            raise CommandError("unknown_order",
+                               f"client_order_id: no such order {client_order_id!r}")
         return order
 
     def _owned_for(self, op: str, user: str, order_id: int, now: int,

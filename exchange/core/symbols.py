@@ -15,9 +15,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from fractions import Fraction
+from typing import Any
 
 MIN_CASH_DECIMALS = 2
 """Cash is never coarser than cents, so deposits like ``"10.50"`` always work."""
+
+INT64_MAX = 2**63 - 1
+"""Every integer the engine holds (ticks, lots, cash units, notionals) fits a signed
+64-bit integer: a journal encodes them natively, and a compiled core could too."""
+
+
+def default_bounds(mult: int) -> tuple[int, int]:
+    """(largest price in ticks, largest quantity in lots) for a symbol worth ``mult``.
+
+    The decimal digits a notional has room for, ``D = floor(log10(INT64_MAX // mult))``,
+    are split between price and quantity: the price gets ``10**(D // 2)`` ticks and the
+    quantity the other ``10**(D - D // 2)`` lots, so that ``price * qty * mult`` is at most
+    ``10**D * mult <= INT64_MAX``. Round powers of ten are easy to state and to remember.
+    """
+    digits = len(str(INT64_MAX // mult)) - 1
+    return 10 ** (digits // 2), 10 ** (digits - digits // 2)
 
 
 def decimals_of(value: Decimal) -> int:
@@ -80,6 +97,11 @@ class SymbolSpec:
     qty_decimals: int = 0
     mult: int = 1
     cash_decimals: int = MIN_CASH_DECIMALS
+    max_price: int = 0
+    """Largest price (and stop price) in ticks; set with the cash scale, see `bounds`."""
+    max_qty: int = 0
+    """Largest order quantity in lots; ``max_qty * max_price * mult <= INT64_MAX``."""
+    _wanted: tuple[int | None, int | None] = (None, None)
     _price_text: dict[int, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -90,6 +112,8 @@ class SymbolSpec:
         lot_size: Decimal | str,
         reference_price: Decimal | str | None = None,
         price_band: Decimal | str | None = None,
+        max_price: Decimal | str | None = None,
+        max_qty: Decimal | str | None = None,
     ) -> SymbolSpec:
         tick = Decimal(tick_size)
         lot = Decimal(lot_size)
@@ -108,7 +132,30 @@ class SymbolSpec:
             if band <= 0:
                 raise ValueError(f"{symbol}: price_band must be positive")
             spec.price_band = band
+        wanted_price = wanted_qty = None
+        if max_price is not None:
+            wanted_price = to_units(Decimal(max_price), tick)
+            if wanted_price is None:
+                raise ValueError(f"{symbol}: max_price must be a positive multiple of tick")
+        if max_qty is not None:
+            wanted_qty = to_units(Decimal(max_qty), lot)
+            if wanted_qty is None:
+                raise ValueError(f"{symbol}: max_qty must be a positive multiple of lot")
+        spec._wanted = (wanted_price, wanted_qty)
         return spec
+
+    def __setstate__(self, state: Any) -> None:
+        """Unpickle (a snapshot), deriving the bounds when the snapshot predates them.
+
+        A slotted object pickles as ``(None, {slot: value})``; a snapshot written before
+        `max_price`/`max_qty` existed lacks them and gets the defaults for its ``mult``."""
+        slots = state[1] if isinstance(state, tuple) else state
+        for name, value in (slots or {}).items():
+            setattr(self, name, value)
+        if not getattr(self, "max_price", 0) or not getattr(self, "max_qty", 0):
+            if not hasattr(self, "_wanted"):
+                self._wanted = (None, None)
+            self._set_bounds()
 
     def set_cash_decimals(self, cash_decimals: int) -> None:
         """Fix the exchange-wide cash scale; ``mult`` follows from it."""
@@ -117,6 +164,34 @@ class SymbolSpec:
             raise ValueError(f"{self.symbol}: cash scale too coarse for tick x lot")
         self.cash_decimals = cash_decimals
         self.mult = int(value)
+        self._set_bounds()
+
+    def _set_bounds(self) -> None:
+        """The largest price and quantity: the config's, or `default_bounds`.
+
+        Given one of the two, the other gets all the room left (a power of ten). Both
+        must leave every notional ``qty * price * mult`` within a signed 64-bit integer,
+        and the reference price must be a price an order may carry.
+        """
+        mult = self.mult
+        price, qty = self._wanted
+        if price is None and qty is None:
+            price, qty = default_bounds(mult)
+        elif qty is None:
+            assert price is not None
+            qty = 10 ** (len(str(max(1, INT64_MAX // (mult * price)))) - 1)
+        elif price is None:
+            price = 10 ** (len(str(max(1, INT64_MAX // (mult * qty)))) - 1)
+        if price * qty * mult > INT64_MAX:
+            raise ValueError(
+                f"{self.symbol}: max_qty x max_price is {self.fmt_qty(qty)} x "
+                f"{self.fmt_price(price)}, worth more than 2^63-1 cash units of "
+                f"10^-{self.cash_decimals}; lower one of them")
+        if self.reference_price is not None and self.reference_price > price:
+            raise ValueError(f"{self.symbol}: reference_price is above max_price "
+                             f"{self.fmt_price(price)}")
+        self.max_price = price
+        self.max_qty = qty
 
     # -- edge conversions -------------------------------------------------------------
     def price_ticks(self, value: Decimal) -> int | None:

@@ -123,7 +123,8 @@ class SymbolActor:
         try:
             handler(session, slot, msg, arg)
         except CommandError as exc:
-            self.answer(session, slot, R.Error(code=exc.code, message=exc.message,  # type: ignore[arg-type]
+            self.answer(session, slot, R.Error(code=exc.code,  # type: ignore[arg-type]
+                                               message=_named_as_sent(exc.message, msg),
                                                ref=getattr(msg, "ref", None)))
             if exc.outcome is not None:  # orders it found expired are still news
                 self.publish(exc.outcome, None, None)
@@ -141,6 +142,10 @@ class SymbolActor:
         ex = self.exchange
         spec = self.spec
         views = self.views
+        if msg.client_order_id is not None:
+            # First: a place refused with an error (a bound below, or the engine's) must
+            # not leave its entry behind (a client could grow the map without bound).
+            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         now = now_us()
         expires_at = None
         if msg.ttl_ms is not None:
@@ -149,7 +154,7 @@ class SymbolActor:
             expires_at = datetime_to_us(msg.expire_at)
         qty = views.lots(spec, msg.qty)
         price = views.ticks(spec, msg.price)
-        stop_price = views.ticks(spec, msg.stop_price)
+        stop_price = views.ticks(spec, msg.stop_price, "stop_price")
         tif = msg.tif or "gtc"
         # Recorded before it runs: a command that fails may still have expired orders on
         # its way, and the replay must fail (and expire) the same way.
@@ -157,10 +162,6 @@ class SymbolActor:
             self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif,
                                  price, stop_price, expires_at, msg.post_only, msg.stp,
                                  msg.client_order_id))
-        if msg.client_order_id is not None:
-            # Before placing: a place refused with an error must not leave its entry
-            # behind (a client could grow the map without bound that way).
-            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         out = ex.place(user, self.symbol, msg.side, qty, now, kind=msg.kind, tif=tif,
                        price=price, stop_price=stop_price, expires_at=expires_at,
                        post_only=msg.post_only, stp=msg.stp, client_order_id=msg.client_order_id)
@@ -387,6 +388,17 @@ class SymbolActor:
             self.timer.cancel()
         if self.task is not None:
             self.task.cancel()
+
+
+def _named_as_sent(message: str, msg: Any) -> str:
+    """An error about an order, named after the field the request addressed it by.
+
+    The engine works with order ids, so its refusals (``order_id: order 5 is filled``)
+    name `order_id`; a request that gave a `client_order_id` must read its own field."""
+    if (isinstance(msg, M.OrderRequest) and msg.client_order_id is not None
+            and message.startswith("order_id: ")):
+        return f"client_order_id: {message[len('order_id: '):]}"
+    return message
 
 
 _EVENT_TYPES: dict[str, type[Any]] = {

@@ -17,7 +17,7 @@ from typing import Any
 
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
-from exchange.core.symbols import SymbolSpec
+from exchange.core.symbols import INT64_MAX, SymbolSpec
 from exchange.server.auth import BadTokenHash, TokenHash
 
 DEFAULT_RATE = 0
@@ -39,6 +39,8 @@ class SymbolConfig:
     lot_size: Decimal
     reference_price: Decimal | None = None
     price_band: Decimal | None = None
+    max_price: Decimal | None = None
+    max_qty: Decimal | None = None
 
 
 @dataclass(slots=True)
@@ -82,7 +84,8 @@ class Config:
     def build_exchange(self) -> Exchange:
         """A fresh exchange with these symbols and these users, funded."""
         specs = [
-            SymbolSpec.create(s.symbol, s.tick_size, s.lot_size, s.reference_price, s.price_band)
+            SymbolSpec.create(s.symbol, s.tick_size, s.lot_size, s.reference_price, s.price_band,
+                              s.max_price, s.max_qty)
             for s in self.symbols
         ]
         exchange = Exchange(specs, max_open_orders=self.limits.max_open_orders)
@@ -103,6 +106,7 @@ class Config:
                 holdings[symbol] = lots
             info = UserInfo(u.user, u.name, u.phone, u.email, u.token, u.admin, u.token_hash)
             exchange.add_user(info, cash, holdings)
+        _check_totals(exchange)
         return exchange
 
     def apply_credentials(self, exchange: Exchange) -> None:
@@ -117,6 +121,27 @@ class Config:
             if account is not None:
                 account.info.token = u.token
                 account.info.token_hash = u.token_hash
+
+
+def _check_totals(exchange: Exchange) -> None:
+    """Refuse a market whose totals would not fit the engine's 64-bit integers.
+
+    Trades conserve cash and lots, so bounding the totals at load (and deposits later)
+    bounds every balance and holding for good."""
+    cash, lots = exchange.accounts.totals()
+    if cash > INT64_MAX:
+        raise ConfigError(f"users: cash adds up to {exchange.money.fmt(cash)}, more than the "
+                          f"{exchange.money.fmt(INT64_MAX)} the exchange can hold")
+    for symbol, total in lots.items():
+        if total > INT64_MAX:
+            spec = exchange.specs[symbol]
+            raise ConfigError(f"users: holdings of {symbol} add up to {spec.fmt_qty(total)}, "
+                              f"more than {spec.fmt_qty(INT64_MAX)}")
+    for account in exchange.accounts:
+        for symbol, pos in account.positions.items():
+            if pos.cost > INT64_MAX:
+                raise ConfigError(f"users.{account.info.user}.holdings.{symbol}: worth more "
+                                  "than 2^63-1 cash units at the reference price")
 
 
 # -- reading TOML ---------------------------------------------------------------------
@@ -173,8 +198,8 @@ def parse_config(data: dict[str, Any]) -> Config:
     seen: set[str] = set()
     for i, raw in enumerate(data.get("symbols", [])):
         where = f"symbols[{i}]"
-        _check_keys(raw, {"symbol", "tick_size", "lot_size", "reference_price", "price_band"},
-                    where)
+        _check_keys(raw, {"symbol", "tick_size", "lot_size", "reference_price", "price_band",
+                          "max_price", "max_qty"}, where)
         name = _str(raw, "symbol", where)
         if name in seen:
             raise ConfigError(f"{where}.symbol: duplicate symbol {name!r}")
@@ -187,6 +212,9 @@ def parse_config(data: dict[str, Any]) -> Config:
                              if "reference_price" in raw else None),
             price_band=(_decimal(raw["price_band"], f"{where}.price_band")
                         if "price_band" in raw else None),
+            max_price=(_decimal(raw["max_price"], f"{where}.max_price")
+                       if "max_price" in raw else None),
+            max_qty=(_decimal(raw["max_qty"], f"{where}.max_qty") if "max_qty" in raw else None),
         ))
     if not symbols:
         raise ConfigError("symbols: at least one [[symbols]] table is needed")

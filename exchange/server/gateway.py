@@ -39,7 +39,7 @@ from exchange.server.views import now_us
 from protocol import messages as M
 from protocol import replies as R
 from protocol.codec import encode
-from protocol.text import HELP_TEXT
+from protocol.text import HELP_COMMANDS, HELP_SUMMARY
 
 log = logging.getLogger("exchange.gateway")
 
@@ -217,7 +217,8 @@ class Gateway(MarketDataOps):
         self._local(session, msg, lambda: R.Pong(ts=self.views.clock.fmt(now_us()), ref=msg.ref))
 
     def on_help(self, session: Session, msg: M.Help) -> None:
-        self._local(session, msg, lambda: R.HelpReply(text=HELP_TEXT, ref=msg.ref))
+        self._local(session, msg, lambda: R.HelpReply(text=HELP_SUMMARY,
+                                                   commands=list(HELP_COMMANDS), ref=msg.ref))
 
     def on_quit(self, session: Session, msg: M.Quit) -> None:
         def work() -> R.Message:

@@ -93,9 +93,9 @@ class MarketDataOps(GatewayCore):
             actor = self._actor(msg.symbol)
             value = msg.above if msg.above is not None else msg.below
             assert value is not None
-            ticks = actor.spec.price_ticks(value)
             field = "above" if msg.above is not None else "below"
-            if ticks is None:
+            ticks = self.views.ticks(actor.spec, value, field)
+            if not ticks:
                 raise CommandError("bad_request",
                                    f"{field}: not a positive multiple of the tick size")
             user = session.user or ""

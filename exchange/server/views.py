@@ -17,7 +17,7 @@ from typing import Any
 from exchange.core.engine import Exchange
 from exchange.core.marketdata import Candle as CoreCandle
 from exchange.core.orders import LIVE_STATUSES, Order
-from exchange.core.results import Event, Trade
+from exchange.core.results import CommandError, Event, Trade
 from exchange.core.symbols import SymbolSpec
 from protocol import replies as R
 
@@ -214,22 +214,41 @@ class Views:
         for symbol, spec in ex.specs.items():
             status = "halted" if ex.books[symbol].halted else (
                 "open" if ex.market_open else "closed")
-            rows.append(R.SymbolInfo(symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
-                                     lot_size=f"{spec.lot_size.normalize():f}",
-                                     last=self.price(spec, ex.market[symbol].last),
-                                     status=status))
+            band = spec.price_band
+            rows.append(R.SymbolInfo(
+                symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
+                lot_size=f"{spec.lot_size.normalize():f}",
+                last=self.price(spec, ex.market[symbol].last), status=status,
+                max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
+                reference_price=self.price(spec, spec.reference_price),
+                price_band=None if band is None else
+                f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}"))
         return R.SymbolsReply(symbols=rows)
 
     # -- requests to integers ---------------------------------------------------------------
-    def ticks(self, spec: SymbolSpec, value: Decimal | None) -> int | None:
-        """Ticks for a given price; 0 for one that is not a positive multiple of the tick."""
+    # The one place where a request's decimals become engine integers, and so the one place
+    # that enforces each symbol's bounds: it runs before a command is journaled or applied.
+    def ticks(self, spec: SymbolSpec, value: Decimal | None, name: str = "price") -> int | None:
+        """Ticks for a given price; 0 for one that is not a positive multiple of the tick.
+
+        A price above the symbol's `max_price` is `bad_request` naming ``name``."""
         if value is None:
             return None
-        return _units(self._ticks[spec.symbol], value, spec.price_ticks)
+        units = _units(self._ticks[spec.symbol], value, spec.price_ticks)
+        if units > spec.max_price:
+            raise CommandError("bad_request", f"{name}: at most {spec.fmt_price(spec.max_price)}"
+                               f" for {spec.symbol}")
+        return units
 
-    def lots(self, spec: SymbolSpec, value: Decimal) -> int:
-        """Lots for a given quantity; 0 for one that is not a positive multiple of the lot."""
-        return _units(self._lots[spec.symbol], value, spec.qty_lots)
+    def lots(self, spec: SymbolSpec, value: Decimal, name: str = "qty") -> int:
+        """Lots for a given quantity; 0 for one that is not a positive multiple of the lot.
+
+        A quantity above the symbol's `max_qty` is `bad_request` naming ``name``."""
+        units = _units(self._lots[spec.symbol], value, spec.qty_lots)
+        if units > spec.max_qty:
+            raise CommandError("bad_request", f"{name}: at most {spec.fmt_qty(spec.max_qty)}"
+                               f" for {spec.symbol}")
+        return units
 
 
 def _units(cache: dict[Decimal, int], value: Decimal,

@@ -176,7 +176,7 @@ QUOTE = r.QuoteReply(
 REPLIES: list[r.Reply] = [
     r.Welcome(user="alice", name="Alice Example", ref="r1"),
     r.Pong(ts="2026-11-22T09:30:00.000123Z"),
-    r.HelpReply(text="help\ntext"),
+    r.HelpReply(text="help text", commands=["login USER TOKEN", "help"]),
     r.Bye(ref=1),
     r.Error(code="bad_request", message="Object missing required field `qty`", ref="x"),
     r.Error(code="line_too_long", message="too long"),

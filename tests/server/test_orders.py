@@ -83,7 +83,13 @@ async def test_numbers_as_json_numbers_and_decimal_formats(alice: Conn, bob: Con
     assert (r["order"]["qty"], r["order"]["price"]) == ("1.0000", "49999.50")
     r = await alice.request("place", symbol="XYZ", side="buy", qty="30", price="1.1")
     assert (r["order"]["qty"], r["order"]["price"]) == ("30", "1.10")
-    r = await alice.request("place", symbol="BTC-USD", side="buy", qty="1E-4", price="4E+4")
+    # A decimal *string* has no exponent (issue 8): refused, naming the field; the plain
+    # spelling of the same order is placed.
+    r = await alice.request("place", symbol="BTC-USD", side="buy", qty="1E-4", price="40000")
+    assert r["code"] == "bad_request" and "`$.qty`" in r["message"], r
+    r = await alice.request("place", symbol="BTC-USD", side="buy", qty="0.0001", price="4E+4")
+    assert r["code"] == "bad_request" and "`$.price`" in r["message"], r
+    r = await alice.request("place", symbol="BTC-USD", side="buy", qty="0.0001", price="40000")
     assert (r["order"]["qty"], r["order"]["price"]) == ("0.0001", "40000.00")
     # Fills: 10 XYZ at 1.10, then avg of 1.10 and 1.05.
     s = await bob.request("place", symbol="XYZ", side="sell", qty="20", price="1.05")
