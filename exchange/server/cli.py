@@ -34,7 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         runner = uvloop.run
     try:
-        runner(run_server(config, args.host, args.port, args.data_dir))
+        status = runner(run_server(config, args.host, args.port, args.data_dir))
+        if status:
+            return int(status)  # 70: a command met a bug (see ExchangeServer._fatal)
     except RecoveryError as exc:
         print(f"exchange: cannot recover {args.data_dir}: {exc}", file=sys.stderr)
         return 1

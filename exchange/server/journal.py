@@ -86,6 +86,17 @@ class RecoveryError(RuntimeError):
     """The data directory cannot be brought back to what it acknowledged."""
 
 
+class NotRecordable(CommandError):
+    """A command whose record cannot be encoded (a number beyond 64 bits, say).
+
+    Raised by :meth:`FileJournal.append` before anything is buffered and before a record
+    number is taken, so that the caller refuses the command with nothing applied and
+    the journal keeps no gap."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_request", message)
+
+
 class JournalFailed(OSError):
     """An earlier write or fsync of the journal failed; nothing more is made durable."""
 
@@ -139,6 +150,25 @@ def apply(exchange: Exchange, entry: Entry) -> None:
         raise ValueError(f"unknown journal record {entry[0]!r}")
     with contextlib.suppress(CommandError):
         run(exchange, entry)
+
+
+# Field names of the recorded tuples, for the message of a record that cannot be encoded.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "place": ("op", "time", "user", "symbol", "side", "qty", "kind", "tif", "price",
+              "stop_price", "expire_at", "post_only", "stp", "client_order_id"),
+    "modify": ("op", "time", "user", "order_id", "qty", "price"),
+    "deposit": ("op", "user", "amount"),
+    "withdraw": ("op", "user", "amount"),
+}
+
+
+def _field_of(entry: Entry) -> str:
+    """The field of ``entry`` that holds an integer msgpack cannot carry, else "request"."""
+    names = _FIELDS.get(entry[0], ())
+    for i, value in enumerate(entry):
+        if isinstance(value, int) and not -(2**63) <= value < 2**64 and i < len(names):
+            return names[i]
+    return "request"
 
 
 # -- reading ------------------------------------------------------------------------------
@@ -299,6 +329,7 @@ class FileJournal:
         self.on_failure: Callable[[OSError], None] | None = None
         self._encoder = msgspec.msgpack.Encoder()
         self._buffer = bytearray()
+        self._undo = 0
         self._since_snapshot = 0
         self.snapshot_every = 1_000_000
         self._fd = -1
@@ -341,7 +372,12 @@ class FileJournal:
                     continue
                 if seq != last + 1:
                     raise RecoveryError(_gap(path, seq, last, unreadable))
-                apply(exchange, entry)
+                try:
+                    apply(exchange, entry)
+                except Exception as exc:  # a bug: the same one may have stopped the server
+                    raise RecoveryError(
+                        f"recovery met a bug at record {seq} of {path.name}: {exc!r}; "
+                        "nothing on disk was changed") from exc
                 last = seq
                 replayed += 1
             size = path.stat().st_size
@@ -371,10 +407,34 @@ class FileJournal:
 
     # -- writing --------------------------------------------------------------------------------
     def append(self, entry: tuple[Any, ...]) -> None:
-        self.seq += 1
-        payload = self._encoder.encode((self.seq, entry))
+        """Buffer one record; raises :class:`NotRecordable`, having changed nothing, if
+        it cannot be encoded.
+
+        The record number is taken only once the record is encoded, so that a refusal
+        leaves no gap in the numbering.
+        """
+        seq = self.seq + 1
+        try:
+            payload = self._encoder.encode((seq, entry))
+        except Exception as exc:  # OverflowError for an int past 64 bits, TypeError...
+            raise NotRecordable(f"{_field_of(entry)}: cannot be recorded ({exc})") from exc
+        self._undo = len(self._buffer)
         self._buffer += _HEADER.pack(len(payload), zlib.crc32(payload))
         self._buffer += payload
+        self.seq = seq
+
+    def retract(self, seq: int) -> None:
+        """Take back record ``seq``, the last one appended and not yet committed.
+
+        For a command that failed after it was recorded and before it was answered
+        (see the fail-stop in :mod:`exchange.server.actor`): the record leaves the
+        buffer and its number is given back.
+        """
+        if seq != self.seq or seq <= self.durable_seq:
+            raise ValueError(f"record {seq} is not the last uncommitted record "
+                             f"(last {self.seq}, durable {self.durable_seq})")
+        del self._buffer[self._undo:]
+        self.seq -= 1
 
     def commit(self) -> None:
         """One write and one fsync for everything appended since the last commit.
