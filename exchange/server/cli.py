@@ -84,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("data_dir")
     inspect.add_argument("--records", type=int, default=0, metavar="N",
                          help="also print the first N records of each journal segment")
+    repair = sub.add_parser("repair", help="cut a damaged journal at its first damage")
+    repair.add_argument("data_dir")
+    repair.add_argument("--truncate-at-damage", action="store_true",
+                        help="do cut (without it, only say what would be lost)")
     for tool in TOOLS:
         sub.add_parser(tool, help=f"run scripts/{TOOLS[tool]} (arguments are passed on)",
                        add_help=False)
@@ -97,6 +101,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(describe(Path(args.data_dir), args.records))
         return 0
+    if args.command == "repair":
+        from exchange.server.inspect import repair as repair_dir
+
+        status, report = repair_dir(Path(args.data_dir), args.truncate_at_damage)
+        print(report)
+        return status
     return 2  # pragma: no cover - argparse requires a command
 
 

@@ -205,6 +205,74 @@ def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
         offset = end
 
 
+def _record_at(data: bytes, offset: int,
+               decoder: msgspec.msgpack.Decoder[Any]) -> tuple[int, int] | str:
+    """``(seq, end)`` of an intact record at ``offset``, else what is wrong there."""
+    if offset + _HEADER.size > len(data):
+        return f"{len(data) - offset} bytes, too short for a record header"
+    length, crc = _HEADER.unpack_from(data, offset)
+    start = offset + _HEADER.size
+    end = start + length
+    if length > MAX_RECORD:
+        return f"length {length} is larger than any record"
+    if end > len(data):
+        return f"length {length} runs past the end of the file"
+    payload = data[start:end]
+    if zlib.crc32(payload) != crc:
+        return "checksum mismatch"
+    try:
+        seq, _ = decoder.decode(payload)
+    except (msgspec.DecodeError, ValueError, TypeError) as exc:
+        return f"payload does not decode ({exc})"
+    if not isinstance(seq, int):
+        return "payload is not a record"
+    return seq, end
+
+
+@dataclass(slots=True)
+class Damage:
+    """A record that does not read back, and the intact records found after it."""
+
+    path: Path
+    offset: int
+    reason: str
+    intact_after: int = 0
+    first_seq_after: int | None = None
+    last_seq_after: int | None = None
+
+
+def find_damage(path: Path, after_seq: int) -> Damage | None:
+    """The first damaged record of ``path``, with the intact records found after it.
+
+    Only records numbered past ``after_seq`` (the last intact one before the damage)
+    count: they would be lost by a cut. Every payload is MessagePack of a 2-array, so a
+    record can only start 8 bytes before a 0x92 byte: the search jumps between those.
+    """
+    data = path.read_bytes()
+    good = 0
+    for _, _, end in read_segment(path):
+        good = end
+    if good >= len(data):
+        return None
+    decoder = msgspec.msgpack.Decoder()
+    found = _record_at(data, good, decoder)
+    damage = Damage(path, good, found if isinstance(found, str) else "unreadable")
+    pos = data.find(b"\x92", good + 1 + _HEADER.size)
+    while pos >= 0:
+        at = _record_at(data, pos - _HEADER.size, decoder)
+        if not isinstance(at, str) and at[0] > after_seq:
+            seq, end = at
+            damage.intact_after += 1
+            if damage.first_seq_after is None:
+                damage.first_seq_after = seq
+            damage.last_seq_after = seq
+            after_seq = seq
+            pos = data.find(b"\x92", end + _HEADER.size)
+        else:
+            pos = data.find(b"\x92", pos + 1)
+    return damage
+
+
 def scan_segment(path: Path) -> SegmentScan:
     scan = SegmentScan(path)
     for seq, _, end in read_segment(path):
@@ -382,6 +450,18 @@ class FileJournal:
                 replayed += 1
             size = path.stat().st_size
             if size > good:
+                damage = find_damage(path, last)
+                assert damage is not None
+                if damage.intact_after or i + 1 < len(found):
+                    # Not a torn tail: acknowledged records follow the damage (or a
+                    # later segment does). Cutting would destroy them; refuse instead.
+                    follows = (f"{damage.intact_after} intact records follow it"
+                               if damage.intact_after else "later segments follow it")
+                    raise RecoveryError(
+                        f"{path.name} is damaged at byte {damage.offset} (record "
+                        f"{last + 1} expected there: {damage.reason}) and {follows}; "
+                        "refusing to start, nothing on disk was changed (see exchange "
+                        "inspect; exchange repair --truncate-at-damage cuts there)")
                 torn += size - good
                 notes.append(f"{path.name}: dropped a torn tail of {size - good} bytes")
                 truncate.append((path, good))
