@@ -6,13 +6,21 @@ The engine takes time as an argument and reads no clock, so replaying the same r
 on the same starting state rebuilds exactly the same exchange: the same order ids,
 queue positions, balances and timestamps.
 
-Journal file format: a sequence of records, each
+Journal file format (version 2): the magic line ``EXJRNL2\n``, then records, each
 
-    u32 length (little-endian) | u32 crc32 of the payload | payload
+    u32 length (little-endian) | u32 crc32 of the 4 length bytes and the payload | payload
 
-where the payload is MessagePack of ``[seq, entry]``. After a crash the last record may
-be torn; a length that runs past the end of the file or a checksum that does not match
-marks the end of the journal: that tail is cut off, never misread.
+where the payload is MessagePack of ``[seq, entry]``. The checksum covers the length, so
+a damaged length is caught as surely as a damaged payload. A segment that does not start
+with the magic line is version 1 (written before it existed): the same records, with the
+checksum over the payload only; it is read as such, so old data directories still load.
+The magic is written with a segment's first records, so an empty segment is empty.
+
+After a crash the last record may be torn: a record that does not read back (length past
+the end of the file, checksum mismatch, undecodable) with no intact record numbered after
+it in the last segment is a torn tail, cut off at start-up with a warning, never misread.
+The same damage with intact later records after it, or in a segment that is not the
+last, is corruption: recovery refuses (see :func:`find_damage`), changing nothing.
 
 Group commit: records are buffered as they are appended, and :meth:`FileJournal.commit`
 (called once per event-loop turn, before any reply of that turn is written) does one
@@ -75,6 +83,8 @@ if sys.platform != "win32":
 log = logging.getLogger("exchange.journal")
 
 _HEADER = struct.Struct("<II")
+_LENGTH = struct.Struct("<I")
+_MAGIC = b"EXJRNL2\n"
 _SNAPSHOT_MAGIC = b"EXSNAP1\n"
 _SEGMENT = re.compile(r"journal-(\d{12})\.log$")
 _SNAPSHOT = re.compile(r"snapshot-(\d{12})\.pickle$")
@@ -183,10 +193,36 @@ class SegmentScan:
     torn_bytes: int = 0
 
 
+def _start(data: bytes) -> tuple[int, bool]:
+    """Where the records of a segment start, and whether it is version 2.
+
+    A file that is a strict prefix of the magic is a version 2 segment torn while its
+    first write was under way: no records, and its bytes are a torn tail."""
+    if data.startswith(_MAGIC):
+        return len(_MAGIC), True
+    if data and _MAGIC.startswith(data):
+        return 0, True
+    return 0, False
+
+
+def _crc(data: bytes | memoryview, offset: int, end: int, v2: bool) -> int:
+    if v2:
+        return zlib.crc32(data[offset + _HEADER.size:end], zlib.crc32(data[offset:offset + 4]))
+    return zlib.crc32(data[offset + _HEADER.size:end])
+
+
+def records_start(path: Path) -> int:
+    """The offset of the first record of a segment (after its magic line)."""
+    with open(path, "rb") as fh:
+        return _start(fh.read(len(_MAGIC)))[0]
+
+
 def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
     """Yield ``(seq, entry, end_offset)`` for each intact record, stopping at a torn one."""
     data = path.read_bytes()
-    offset = 0
+    offset, v2 = _start(data)
+    if v2 and offset == 0:
+        return
     decoder = msgspec.msgpack.Decoder()
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
@@ -195,7 +231,7 @@ def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
         if length > MAX_RECORD or end > len(data):
             return
         payload = data[start:end]
-        if zlib.crc32(payload) != crc:
+        if _crc(data, offset, end, v2) != crc:
             return
         try:
             seq, entry = decoder.decode(payload)
@@ -205,8 +241,8 @@ def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
         offset = end
 
 
-def _record_at(data: bytes, offset: int,
-               decoder: msgspec.msgpack.Decoder[Any]) -> tuple[int, int] | str:
+def _record_at(data: bytes, offset: int, decoder: msgspec.msgpack.Decoder[Any],
+               v2: bool) -> tuple[int, int] | str:
     """``(seq, end)`` of an intact record at ``offset``, else what is wrong there."""
     if offset + _HEADER.size > len(data):
         return f"{len(data) - offset} bytes, too short for a record header"
@@ -218,7 +254,7 @@ def _record_at(data: bytes, offset: int,
     if end > len(data):
         return f"length {length} runs past the end of the file"
     payload = data[start:end]
-    if zlib.crc32(payload) != crc:
+    if _crc(data, offset, end, v2) != crc:
         return "checksum mismatch"
     try:
         seq, _ = decoder.decode(payload)
@@ -249,17 +285,19 @@ def find_damage(path: Path, after_seq: int) -> Damage | None:
     record can only start 8 bytes before a 0x92 byte: the search jumps between those.
     """
     data = path.read_bytes()
-    good = 0
+    good, v2 = _start(data)
     for _, _, end in read_segment(path):
         good = end
     if good >= len(data):
         return None
     decoder = msgspec.msgpack.Decoder()
-    found = _record_at(data, good, decoder)
+    found = _record_at(data, good, decoder, v2)
+    if v2 and good == 0:
+        found = "the segment's magic line is torn"
     damage = Damage(path, good, found if isinstance(found, str) else "unreadable")
     pos = data.find(b"\x92", good + 1 + _HEADER.size)
     while pos >= 0:
-        at = _record_at(data, pos - _HEADER.size, decoder)
+        at = _record_at(data, pos - _HEADER.size, decoder, v2)
         if not isinstance(at, str) and at[0] > after_seq:
             seq, end = at
             damage.intact_after += 1
@@ -275,6 +313,7 @@ def find_damage(path: Path, after_seq: int) -> Damage | None:
 
 def scan_segment(path: Path) -> SegmentScan:
     scan = SegmentScan(path)
+    scan.good_bytes = records_start(path)
     for seq, _, end in read_segment(path):
         scan.records += 1
         if scan.first_seq is None:
@@ -401,6 +440,7 @@ class FileJournal:
         self._since_snapshot = 0
         self.snapshot_every = 1_000_000
         self._fd = -1
+        self._magic = b""
         for path in data_dir.glob("snapshot-*.tmp"):  # what a crash in a snapshot left
             path.unlink()
         self._open_segment(seq)
@@ -414,7 +454,19 @@ class FileJournal:
         give back at least everything a snapshot in it held.
         """
         data_dir.mkdir(parents=True, exist_ok=True)
+        had_lock_file = (data_dir / "LOCK").exists()
         lock_data_dir(data_dir)
+        try:
+            return cls._recover(data_dir, fresh)
+        except RecoveryError:
+            # Refusing changes nothing: not even the LOCK file, if this made it.
+            unlock_data_dir(data_dir)
+            if not had_lock_file:
+                (data_dir / "LOCK").unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def _recover(cls, data_dir: Path, fresh: Exchange) -> Recovered:
         exchange, snap_seq = fresh, 0
         notes = []
         unreadable: list[tuple[int, Path]] = []
@@ -433,7 +485,7 @@ class FileJournal:
         for i, (_, path) in enumerate(found):
             if i + 1 < len(found) and found[i + 1][0] <= snap_seq:
                 continue  # every record of it is in the snapshot: the next one starts there
-            good = 0
+            good = records_start(path)
             for seq, entry, end in read_segment(path):
                 good = end
                 if seq <= last:
@@ -483,6 +535,9 @@ class FileJournal:
             os.close(self._fd)
         path = self.dir / f"journal-{seq:012d}.log"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # An empty segment gets the magic line with its first records (one write); a
+        # non-empty one here is a version 2 segment recovered with no records after it.
+        self._magic = _MAGIC if os.fstat(self._fd).st_size == 0 else b""
         _fsync_dir(self.dir)
 
     # -- writing --------------------------------------------------------------------------------
@@ -499,7 +554,9 @@ class FileJournal:
         except Exception as exc:  # OverflowError for an int past 64 bits, TypeError...
             raise NotRecordable(f"{_field_of(entry)}: cannot be recorded ({exc})") from exc
         self._undo = len(self._buffer)
-        self._buffer += _HEADER.pack(len(payload), zlib.crc32(payload))
+        length = _LENGTH.pack(len(payload))
+        self._buffer += length
+        self._buffer += _LENGTH.pack(zlib.crc32(payload, zlib.crc32(length)))
         self._buffer += payload
         self.seq = seq
 
@@ -526,7 +583,7 @@ class FileJournal:
             raise JournalFailed(f"the journal failed earlier: {self.failed}") from self.failed
         if not self._buffer:
             return
-        data = bytes(self._buffer)
+        data = self._magic + self._buffer
         self._buffer.clear()
         try:
             view = memoryview(data)
@@ -534,6 +591,7 @@ class FileJournal:
                 written = os.write(self._fd, view)
                 view = view[written:]
             os.fdatasync(self._fd)
+            self._magic = b""
         except OSError as exc:
             self.failed = exc
             log.critical("journal write failed after record %d: %s", self.durable_seq, exc)
