@@ -553,11 +553,11 @@ class FileJournal:
             payload = self._encoder.encode((seq, entry))
         except Exception as exc:  # OverflowError for an int past 64 bits, TypeError...
             raise NotRecordable(f"{_field_of(entry)}: cannot be recorded ({exc})") from exc
-        self._undo = len(self._buffer)
-        length = _LENGTH.pack(len(payload))
-        self._buffer += length
-        self._buffer += _LENGTH.pack(zlib.crc32(payload, zlib.crc32(length)))
-        self._buffer += payload
+        buffer = self._buffer
+        self._undo = len(buffer)
+        size = len(payload)
+        buffer += _HEADER.pack(size, zlib.crc32(payload, zlib.crc32(_LENGTH.pack(size))))
+        buffer += payload
         self.seq = seq
 
     def retract(self, seq: int) -> None:
