@@ -126,3 +126,38 @@ async def test_a_fault_met_in_replay_stops_recovery_and_changes_nothing(
     assert code != 0, out
     assert "recovery met a bug at record 2 of journal-000000000000.log" in out, out
     assert hashes(data) == before
+
+
+async def test_a_fault_inside_a_deposit_fail_stops_and_the_restart_holds_what_was_acked(
+        tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    faulty = FaultyServer(data, tmp_path / "faulty.log", "deposit.after_credit@2")
+    try:
+        addr = await faulty.start()
+        bob = await Client.connect(addr, "bob")
+        first = await bob.call("deposit", amount="7")
+        assert first["type"] == "balance" and first["cash"] == "1000007", first
+        futures = [bob.send("deposit", amount="1000"), bob.send("balance")]
+        done, _ = await asyncio.wait(futures, timeout=10.0)
+        replies = {f.result()["ref"]: f.result() for f in done if f.exception() is None}
+        faulty_ref, later_ref = sorted(bob.sent)[-2:]
+        assert replies[faulty_ref]["type"] == "error", replies
+        assert "internal error; the request was not run" in replies[faulty_ref]["message"]
+        assert later_ref not in replies or replies[later_ref]["type"] == "error", replies
+        assert faulty.proc is not None
+        assert await asyncio.wait_for(faulty.proc.wait(), 15.0) == 70, faulty.log()
+        await bob.close()
+    finally:
+        await faulty.stop_if_running()
+    server = ServerProcess(data, tmp_path / "after.log")
+    try:
+        addr = await server.start()
+        bob = await Client.connect(addr, "bob")
+        balance = await bob.call("balance")
+        assert balance["cash"] == "1000007", balance  # the faulty deposit is not there
+        again = await bob.call("deposit", amount="1")
+        assert again["cash"] == "1000008", again
+        await bob.close()
+        await server.terminate()
+    finally:
+        await server.stop_if_running()
