@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from exchange.core import failpoints
 from exchange.core.accounts import Account, Position, UserInfo
 from exchange.core.book import OrderBook
 from exchange.core.invariants import check_invariants
@@ -150,6 +151,8 @@ class Exchange(OrderLifecycle):
             assert refusal is not None  # the condition above is the union of its cases
             self._reject(order, refusal)
         elif self._reserve(book, order, account, position):
+            if failpoints.ACTIVE:  # a fault after cash or shares are reserved (tests)
+                failpoints.hit("place.after_reserve")
             if post_only and self._crosses(book, side, price):  # type: ignore[arg-type]
                 self._release(order)
                 self._reject(order, "would_take")
@@ -340,6 +343,8 @@ class Exchange(OrderLifecycle):
                                " can be deposited now (all cash on the exchange together is "
                                f"at most {self.money.fmt(INT64_MAX)})")
         account.cash += amount
+        if failpoints.ACTIVE:  # a fault after the cash is credited (tests)
+            failpoints.hit("deposit.after_credit")
         return account
 
     def withdraw(self, user: str, amount: int) -> Account:

@@ -80,6 +80,8 @@ class SymbolActor:
         self.timer_at: int | None = None
         self.alerts: list[Alert] = []
         self.last_quote: R.QuoteReply | None = None
+        self.answered = False
+        """Whether the running command has given its reply (see ``_run_one``)."""
 
     # -- queue --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,7 +121,23 @@ class SymbolActor:
                 await asyncio.sleep(0)
 
     def _run_one(self, item: tuple[Handler, Session | None, Slot | None, Any, Any]) -> None:
+        """Run one command; an unexpected exception in it fail-stops the server.
+
+        A :class:`CommandError` is a refusal and is answered. Anything else is a bug that
+        may have left the engine half-way through a change, so nothing more runs (see
+        :meth:`GatewayCore.fail_stop`): the command's record is taken back unless its
+        reply had already been given (replies follow the engine's work, so the engine
+        had finished and the record replays it), the request is answered "internal
+        error; the request was not run", and the server exits without a snapshot. The
+        restart rebuilds from the journal: everything acknowledged, nothing of the fault.
+        """
+        gateway = self.gateway
+        if gateway.failed:
+            return  # fail-stopped: nothing more runs, and nothing more is answered
         handler, session, slot, msg, arg = item
+        journal = gateway.journal
+        before = journal.seq if journal is not None else 0
+        self.answered = False
         try:
             handler(session, slot, msg, arg)
         except CommandError as exc:
@@ -128,12 +146,21 @@ class SymbolActor:
                                                ref=getattr(msg, "ref", None)))
             if exc.outcome is not None:  # orders it found expired are still news
                 self.publish(exc.outcome, None, None)
-        except Exception:
-            log.exception("command failed on %s: %r", self.symbol, msg)
-            self.answer(session, slot, R.Error(code="bad_request", ref=getattr(msg, "ref", None),
-                                               message="internal error; the request was not run"))
+        except Exception as exc:
+            log.critical("bug in a command on %s: %r", self.symbol, msg, exc_info=True)
+            answered = self.answered
+            if not answered and journal is not None and journal.seq > before:
+                journal.retract(journal.seq)
+            # Stopped before the error is answered: answering releases the session's
+            # requests queued behind this one, and none of them may run.
+            gateway.fail_stop(exc)
+            if not answered:
+                self.answer(session, slot, R.Error(
+                    code="bad_request", ref=getattr(msg, "ref", None),
+                    message="internal error; the request was not run"))
 
     def answer(self, session: Session | None, slot: Slot | None, reply: R.Message) -> None:
+        self.answered = True
         if session is not None and slot is not None:
             session.fulfil(slot, encode(reply))
 
@@ -156,8 +183,14 @@ class SymbolActor:
         price = views.ticks(spec, msg.price)
         stop_price = views.ticks(spec, msg.stop_price, "stop_price")
         tif = msg.tif or "gtc"
+        if msg.client_order_id is not None:
+            # Before recording and placing: a place refused with an error (one that
+            # cannot be recorded included) must not leave its entry behind (a client
+            # could grow the map without bound that way).
+            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         # Recorded before it runs: a command that fails may still have expired orders on
-        # its way, and the replay must fail (and expire) the same way.
+        # its way, and the replay must fail (and expire) the same way. A record that
+        # cannot be encoded raises NotRecordable (a CommandError) before anything ran.
         if self.gateway.journal is not None:  # not even the tuple without a journal
             self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif,
                                  price, stop_price, expires_at, msg.post_only, msg.stp,
@@ -222,6 +255,7 @@ class SymbolActor:
         self.gateway.record(("cancel_all", now, user, self.symbol))
         out = self.exchange.cancel_all(user, self.symbol, now)
         done([o.order_id for o in out.orders])
+        self.answered = True
         self.publish(out, session, None, bulk=out.orders)
 
     def do_expire_session(self, session: Session | None, slot: Slot | None, msg: Any,
@@ -232,11 +266,12 @@ class SymbolActor:
         out = self.exchange.expire_session(self.symbol, now, everything)
         if done is not None:
             done([o.order_id for o in out.orders])
+        self.answered = True
         self.publish(out, None, None)
 
     def do_halt(self, session: Session | None, slot: Slot | None, msg: Any, halted: bool) -> None:
-        self.exchange.set_halted(self.symbol, halted)
         self.gateway.record(("halt", self.symbol, halted))
+        self.exchange.set_halted(self.symbol, halted)
         reply: R.Message = (R.Halted(symbol=self.symbol, ref=msg.ref) if halted
                             else R.TradingResumed(symbol=self.symbol, ref=msg.ref))
         self.answer(session, slot, reply)

@@ -61,7 +61,9 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         runner = uvloop.run
     try:
-        runner(run_server(config, args.host, args.port, args.data_dir, context))
+        status = runner(run_server(config, args.host, args.port, args.data_dir, context))
+        if status:
+            return int(status)  # 70: a command met a bug (see ExchangeServer._fatal)
     except RecoveryError as exc:
         print(f"exchange: cannot recover {args.data_dir}: {exc}", file=sys.stderr)
         return 1
@@ -135,6 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     inspect.add_argument("data_dir")
     inspect.add_argument("--records", type=int, default=0, metavar="N",
                          help="also print the first N records of each journal segment")
+    repair = sub.add_parser("repair", help="cut a damaged journal at its first damage")
+    repair.add_argument("data_dir")
+    repair.add_argument("--truncate-at-damage", action="store_true",
+                        help="do cut (without it, only say what would be lost)")
     for tool in TOOLS:
         sub.add_parser(tool, help=f"run scripts/{TOOLS[tool]} (arguments are passed on)",
                        add_help=False)
@@ -150,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
 
         print(describe(Path(args.data_dir), args.records))
         return 0
+    if args.command == "repair":
+        from exchange.server.inspect import repair as repair_dir
+
+        status, report = repair_dir(Path(args.data_dir), args.truncate_at_damage)
+        print(report)
+        return status
     return 2  # pragma: no cover - argparse requires a command
 
 

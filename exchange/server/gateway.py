@@ -197,10 +197,8 @@ class Gateway(MarketDataOps):
                     conn.failures, why, "; closing the connection" if closing else "")
         if closing:
             why += "; too many failed logins, closing the connection"
-            # Read nothing more; what was read already is answered, then the close.
-            session.eof = True
-            if session.transport is not None:
-                session.transport.pause_reading()
+            # Read nothing more; requests already handed on are answered, then the close.
+            session.end_input()
         answer(error_line("auth_failed", f"token: {why}", msg.ref))
         if closing:
             session.close_after_flush()
@@ -344,15 +342,24 @@ class Gateway(MarketDataOps):
             if units is None:
                 raise CommandError("bad_request", "amount: must be positive, in units of "
                                    f"{self.views.money.fmt(1)}")
-            if deposit:
-                self.exchange.deposit(user, units)
-            else:
-                self.exchange.withdraw(user, units)
+            # Recorded before it is applied: a record that cannot be encoded is a
+            # refusal with nothing applied. A refusal by the engine changes nothing, so
+            # its record is taken back (it is the last one, not yet committed).
+            journal = self.journal
             self.record(("deposit" if deposit else "withdraw", user, units))
+            try:
+                if deposit:
+                    self.exchange.deposit(user, units)
+                else:
+                    self.exchange.withdraw(user, units)
+            except CommandError:
+                if journal is not None:
+                    journal.retract(journal.seq)
+                raise
             reply = self.views.balance(user)
             reply.ref = msg.ref
             return reply
-        self._local(session, msg, work, login=True)
+        self._local(session, msg, work, login=True, mutates=True)
 
     def on_portfolio(self, session: Session, msg: M.Portfolio) -> None:
         def work() -> R.Message:
@@ -375,8 +382,8 @@ class Gateway(MarketDataOps):
             if busy is not None:
                 session.fulfil(slot, busy.busy_error(msg))
                 return
+            self.record(("market_open", False))  # before it is applied, see on_cash
             self.exchange.set_market_open(False)
-            self.record(("market_open", False))
             self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(slot, encode(
                 R.MarketClosed(count=len(ids), order_ids=ids, ref=msg.ref))))
         # It closes every book at once, so it waits for this session's earlier requests:
@@ -393,10 +400,10 @@ class Gateway(MarketDataOps):
 
     def on_open_market(self, session: Session, msg: M.OpenMarket) -> None:
         def work() -> R.Message:
+            self.record(("market_open", True))  # before it is applied, see on_cash
             self.exchange.set_market_open(True)
-            self.record(("market_open", True))
             return R.MarketOpened(ref=msg.ref)
-        self._local(session, msg, work, login=True, admin=True)
+        self._local(session, msg, work, login=True, admin=True, mutates=True)
 
     def on_stats(self, session: Session, msg: M.Stats) -> None:
         def work() -> R.Message:

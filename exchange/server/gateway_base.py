@@ -57,6 +57,10 @@ class GatewayCore:
         self._flush_scheduled = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.counters = {"sessions_opened": 0, "requests": 0}
+        self.failed = False
+        """Set by :meth:`fail_stop`: a bug met in a command; nothing more runs."""
+        self.on_fatal: Callable[[BaseException], None] | None = None
+        """Called once by :meth:`fail_stop` (the server stops and exits)."""
         self._table: dict[type[Any], Callable[[Session, Any], None]] = {}
         """Request type -> handler; filled in by the Gateway that has the handlers."""
 
@@ -168,6 +172,24 @@ class GatewayCore:
         if self.journal is not None:
             self.journal.append(entry)
 
+    def fail_stop(self, exc: BaseException) -> None:
+        """A command met a bug: run nothing more, read nothing more, and stop.
+
+        The memory may hold a half-applied change, so it must not be snapshotted or
+        served on: every session stops being read (lines already read are dropped, not
+        run), the actors run nothing more, and ``on_fatal`` stops the server. Replies
+        already given, and the faulty request's error, are still sent after the
+        journal commit, as in any turn.
+        """
+        if self.failed:
+            return
+        self.failed = True
+        for session in list(self.sessions.values()):
+            if not session.closed:
+                session.end_input()  # no further line is handled, none is read
+        if self.on_fatal is not None:
+            self.on_fatal(exc)
+
     # -- dispatch -------------------------------------------------------------------------
     def dispatch(self, session: Session, message: Any) -> None:
         self.counters["requests"] += 1
@@ -177,16 +199,36 @@ class GatewayCore:
         return self.subs.get((channel, symbol), [])
 
     def _local(self, session: Session, msg: Any, work: Callable[[], R.Message],
-               login: bool = False, admin: bool = False) -> None:
+               login: bool = False, admin: bool = False, mutates: bool = False) -> None:
+        """Answer ``msg`` with ``work()`` in the session's order.
+
+        ``mutates``: ``work`` changes the exchange (deposit, open_market); a bug in it
+        fail-stops the server as in an actor (its record is taken back: the reply is the
+        return value, so none was given). A bug in any other local request changed
+        nothing that is journaled: it answers "internal error" and the server goes on.
+        """
         def run() -> bytes:
+            if self.failed:
+                return error_line("bad_request", "internal error; the request was not run",
+                                  msg.ref)
             if login and session.user is None:
                 return error_line("auth_required", "op: log in first (login USER TOKEN)", msg.ref)
             if admin and not session.admin:
                 return error_line("forbidden", "op: administrators only", msg.ref)
+            journal = self.journal
+            before = journal.seq if journal is not None else 0
             try:
                 return encode(work())
             except CommandError as exc:
                 return error_line(exc.code, exc.message, msg.ref)
+            except Exception as exc:
+                log.critical("bug in a request: %r", msg, exc_info=True)
+                if mutates:
+                    if journal is not None and journal.seq > before:
+                        journal.retract(journal.seq)
+                    self.fail_stop(exc)
+                return error_line("bad_request", "internal error; the request was not run",
+                                  msg.ref)
         session.local(run)
 
     def _route(self, session: Session, msg: Any, pick: Callable[[str], SymbolActor],

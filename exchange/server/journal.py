@@ -6,13 +6,21 @@ The engine takes time as an argument and reads no clock, so replaying the same r
 on the same starting state rebuilds exactly the same exchange: the same order ids,
 queue positions, balances and timestamps.
 
-Journal file format: a sequence of records, each
+Journal file format (version 2): the magic line ``EXJRNL2\n``, then records, each
 
-    u32 length (little-endian) | u32 crc32 of the payload | payload
+    u32 length (little-endian) | u32 crc32 of the 4 length bytes and the payload | payload
 
-where the payload is MessagePack of ``[seq, entry]``. After a crash the last record may
-be torn; a length that runs past the end of the file or a checksum that does not match
-marks the end of the journal: that tail is cut off, never misread.
+where the payload is MessagePack of ``[seq, entry]``. The checksum covers the length, so
+a damaged length is caught as surely as a damaged payload. A segment that does not start
+with the magic line is version 1 (written before it existed): the same records, with the
+checksum over the payload only; it is read as such, so old data directories still load.
+The magic is written with a segment's first records, so an empty segment is empty.
+
+After a crash the last record may be torn: a record that does not read back (length past
+the end of the file, checksum mismatch, undecodable) with no intact record numbered after
+it in the last segment is a torn tail, cut off at start-up with a warning, never misread.
+The same damage with intact later records after it, or in a segment that is not the
+last, is corruption: recovery refuses (see :func:`find_damage`), changing nothing.
 
 Group commit: records are buffered as they are appended, and :meth:`FileJournal.commit`
 (called once per event-loop turn, before any reply of that turn is written) does one
@@ -75,6 +83,8 @@ if sys.platform != "win32":
 log = logging.getLogger("exchange.journal")
 
 _HEADER = struct.Struct("<II")
+_LENGTH = struct.Struct("<I")
+_MAGIC = b"EXJRNL2\n"
 _SNAPSHOT_MAGIC = b"EXSNAP1\n"
 _SEGMENT = re.compile(r"journal-(\d{12})\.log$")
 _SNAPSHOT = re.compile(r"snapshot-(\d{12})\.pickle$")
@@ -84,6 +94,17 @@ MAX_RECORD = 16 * 1024 * 1024
 
 class RecoveryError(RuntimeError):
     """The data directory cannot be brought back to what it acknowledged."""
+
+
+class NotRecordable(CommandError):
+    """A command whose record cannot be encoded (a number beyond 64 bits, say).
+
+    Raised by :meth:`FileJournal.append` before anything is buffered and before a record
+    number is taken, so that the caller refuses the command with nothing applied and
+    the journal keeps no gap."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("bad_request", message)
 
 
 class JournalFailed(OSError):
@@ -141,6 +162,25 @@ def apply(exchange: Exchange, entry: Entry) -> None:
         run(exchange, entry)
 
 
+# Field names of the recorded tuples, for the message of a record that cannot be encoded.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "place": ("op", "time", "user", "symbol", "side", "qty", "kind", "tif", "price",
+              "stop_price", "expire_at", "post_only", "stp", "client_order_id"),
+    "modify": ("op", "time", "user", "order_id", "qty", "price"),
+    "deposit": ("op", "user", "amount"),
+    "withdraw": ("op", "user", "amount"),
+}
+
+
+def _field_of(entry: Entry) -> str:
+    """The field of ``entry`` that holds an integer msgpack cannot carry, else "request"."""
+    names = _FIELDS.get(entry[0], ())
+    for i, value in enumerate(entry):
+        if isinstance(value, int) and not -(2**63) <= value < 2**64 and i < len(names):
+            return names[i]
+    return "request"
+
+
 # -- reading ------------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -153,10 +193,36 @@ class SegmentScan:
     torn_bytes: int = 0
 
 
+def _start(data: bytes) -> tuple[int, bool]:
+    """Where the records of a segment start, and whether it is version 2.
+
+    A file that is a strict prefix of the magic is a version 2 segment torn while its
+    first write was under way: no records, and its bytes are a torn tail."""
+    if data.startswith(_MAGIC):
+        return len(_MAGIC), True
+    if data and _MAGIC.startswith(data):
+        return 0, True
+    return 0, False
+
+
+def _crc(data: bytes | memoryview, offset: int, end: int, v2: bool) -> int:
+    if v2:
+        return zlib.crc32(data[offset + _HEADER.size:end], zlib.crc32(data[offset:offset + 4]))
+    return zlib.crc32(data[offset + _HEADER.size:end])
+
+
+def records_start(path: Path) -> int:
+    """The offset of the first record of a segment (after its magic line)."""
+    with open(path, "rb") as fh:
+        return _start(fh.read(len(_MAGIC)))[0]
+
+
 def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
     """Yield ``(seq, entry, end_offset)`` for each intact record, stopping at a torn one."""
     data = path.read_bytes()
-    offset = 0
+    offset, v2 = _start(data)
+    if v2 and offset == 0:
+        return
     decoder = msgspec.msgpack.Decoder()
     while offset + _HEADER.size <= len(data):
         length, crc = _HEADER.unpack_from(data, offset)
@@ -165,7 +231,7 @@ def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
         if length > MAX_RECORD or end > len(data):
             return
         payload = data[start:end]
-        if zlib.crc32(payload) != crc:
+        if _crc(data, offset, end, v2) != crc:
             return
         try:
             seq, entry = decoder.decode(payload)
@@ -175,8 +241,79 @@ def read_segment(path: Path) -> Iterator[tuple[int, list[Any], int]]:
         offset = end
 
 
+def _record_at(data: bytes, offset: int, decoder: msgspec.msgpack.Decoder[Any],
+               v2: bool) -> tuple[int, int] | str:
+    """``(seq, end)`` of an intact record at ``offset``, else what is wrong there."""
+    if offset + _HEADER.size > len(data):
+        return f"{len(data) - offset} bytes, too short for a record header"
+    length, crc = _HEADER.unpack_from(data, offset)
+    start = offset + _HEADER.size
+    end = start + length
+    if length > MAX_RECORD:
+        return f"length {length} is larger than any record"
+    if end > len(data):
+        return f"length {length} runs past the end of the file"
+    payload = data[start:end]
+    if _crc(data, offset, end, v2) != crc:
+        return "checksum mismatch"
+    try:
+        seq, _ = decoder.decode(payload)
+    except (msgspec.DecodeError, ValueError, TypeError) as exc:
+        return f"payload does not decode ({exc})"
+    if not isinstance(seq, int):
+        return "payload is not a record"
+    return seq, end
+
+
+@dataclass(slots=True)
+class Damage:
+    """A record that does not read back, and the intact records found after it."""
+
+    path: Path
+    offset: int
+    reason: str
+    intact_after: int = 0
+    first_seq_after: int | None = None
+    last_seq_after: int | None = None
+
+
+def find_damage(path: Path, after_seq: int) -> Damage | None:
+    """The first damaged record of ``path``, with the intact records found after it.
+
+    Only records numbered past ``after_seq`` (the last intact one before the damage)
+    count: they would be lost by a cut. Every payload is MessagePack of a 2-array, so a
+    record can only start 8 bytes before a 0x92 byte: the search jumps between those.
+    """
+    data = path.read_bytes()
+    good, v2 = _start(data)
+    for _, _, end in read_segment(path):
+        good = end
+    if good >= len(data):
+        return None
+    decoder = msgspec.msgpack.Decoder()
+    found = _record_at(data, good, decoder, v2)
+    if v2 and good == 0:
+        found = "the segment's magic line is torn"
+    damage = Damage(path, good, found if isinstance(found, str) else "unreadable")
+    pos = data.find(b"\x92", good + 1 + _HEADER.size)
+    while pos >= 0:
+        at = _record_at(data, pos - _HEADER.size, decoder, v2)
+        if not isinstance(at, str) and at[0] > after_seq:
+            seq, end = at
+            damage.intact_after += 1
+            if damage.first_seq_after is None:
+                damage.first_seq_after = seq
+            damage.last_seq_after = seq
+            after_seq = seq
+            pos = data.find(b"\x92", end + _HEADER.size)
+        else:
+            pos = data.find(b"\x92", pos + 1)
+    return damage
+
+
 def scan_segment(path: Path) -> SegmentScan:
     scan = SegmentScan(path)
+    scan.good_bytes = records_start(path)
     for seq, _, end in read_segment(path):
         scan.records += 1
         if scan.first_seq is None:
@@ -299,9 +436,11 @@ class FileJournal:
         self.on_failure: Callable[[OSError], None] | None = None
         self._encoder = msgspec.msgpack.Encoder()
         self._buffer = bytearray()
+        self._undo = 0
         self._since_snapshot = 0
         self.snapshot_every = 1_000_000
         self._fd = -1
+        self._magic = b""
         for path in data_dir.glob("snapshot-*.tmp"):  # what a crash in a snapshot left
             path.unlink()
         self._open_segment(seq)
@@ -315,7 +454,19 @@ class FileJournal:
         give back at least everything a snapshot in it held.
         """
         data_dir.mkdir(parents=True, exist_ok=True)
+        had_lock_file = (data_dir / "LOCK").exists()
         lock_data_dir(data_dir)
+        try:
+            return cls._recover(data_dir, fresh)
+        except RecoveryError:
+            # Refusing changes nothing: not even the LOCK file, if this made it.
+            unlock_data_dir(data_dir)
+            if not had_lock_file:
+                (data_dir / "LOCK").unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def _recover(cls, data_dir: Path, fresh: Exchange) -> Recovered:
         exchange, snap_seq = fresh, 0
         notes = []
         unreadable: list[tuple[int, Path]] = []
@@ -334,18 +485,35 @@ class FileJournal:
         for i, (_, path) in enumerate(found):
             if i + 1 < len(found) and found[i + 1][0] <= snap_seq:
                 continue  # every record of it is in the snapshot: the next one starts there
-            good = 0
+            good = records_start(path)
             for seq, entry, end in read_segment(path):
                 good = end
                 if seq <= last:
                     continue
                 if seq != last + 1:
                     raise RecoveryError(_gap(path, seq, last, unreadable))
-                apply(exchange, entry)
+                try:
+                    apply(exchange, entry)
+                except Exception as exc:  # a bug: the same one may have stopped the server
+                    raise RecoveryError(
+                        f"recovery met a bug at record {seq} of {path.name}: {exc!r}; "
+                        "nothing on disk was changed") from exc
                 last = seq
                 replayed += 1
             size = path.stat().st_size
             if size > good:
+                damage = find_damage(path, last)
+                assert damage is not None
+                if damage.intact_after or i + 1 < len(found):
+                    # Not a torn tail: acknowledged records follow the damage (or a
+                    # later segment does). Cutting would destroy them; refuse instead.
+                    follows = (f"{damage.intact_after} intact records follow it"
+                               if damage.intact_after else "later segments follow it")
+                    raise RecoveryError(
+                        f"{path.name} is damaged at byte {damage.offset} (record "
+                        f"{last + 1} expected there: {damage.reason}) and {follows}; "
+                        "refusing to start, nothing on disk was changed (see exchange "
+                        "inspect; exchange repair --truncate-at-damage cuts there)")
                 torn += size - good
                 notes.append(f"{path.name}: dropped a torn tail of {size - good} bytes")
                 truncate.append((path, good))
@@ -367,14 +535,43 @@ class FileJournal:
             os.close(self._fd)
         path = self.dir / f"journal-{seq:012d}.log"
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        # An empty segment gets the magic line with its first records (one write); a
+        # non-empty one here is a version 2 segment recovered with no records after it.
+        self._magic = _MAGIC if os.fstat(self._fd).st_size == 0 else b""
         _fsync_dir(self.dir)
 
     # -- writing --------------------------------------------------------------------------------
     def append(self, entry: tuple[Any, ...]) -> None:
-        self.seq += 1
-        payload = self._encoder.encode((self.seq, entry))
-        self._buffer += _HEADER.pack(len(payload), zlib.crc32(payload))
-        self._buffer += payload
+        """Buffer one record; raises :class:`NotRecordable`, having changed nothing, if
+        it cannot be encoded.
+
+        The record number is taken only once the record is encoded, so that a refusal
+        leaves no gap in the numbering.
+        """
+        seq = self.seq + 1
+        try:
+            payload = self._encoder.encode((seq, entry))
+        except Exception as exc:  # OverflowError for an int past 64 bits, TypeError...
+            raise NotRecordable(f"{_field_of(entry)}: cannot be recorded ({exc})") from exc
+        buffer = self._buffer
+        self._undo = len(buffer)
+        size = len(payload)
+        buffer += _HEADER.pack(size, zlib.crc32(payload, zlib.crc32(_LENGTH.pack(size))))
+        buffer += payload
+        self.seq = seq
+
+    def retract(self, seq: int) -> None:
+        """Take back record ``seq``, the last one appended and not yet committed.
+
+        For a command that failed after it was recorded and before it was answered
+        (see the fail-stop in :mod:`exchange.server.actor`): the record leaves the
+        buffer and its number is given back.
+        """
+        if seq != self.seq or seq <= self.durable_seq:
+            raise ValueError(f"record {seq} is not the last uncommitted record "
+                             f"(last {self.seq}, durable {self.durable_seq})")
+        del self._buffer[self._undo:]
+        self.seq -= 1
 
     def commit(self) -> None:
         """One write and one fsync for everything appended since the last commit.
@@ -386,7 +583,7 @@ class FileJournal:
             raise JournalFailed(f"the journal failed earlier: {self.failed}") from self.failed
         if not self._buffer:
             return
-        data = bytes(self._buffer)
+        data = self._magic + self._buffer
         self._buffer.clear()
         try:
             view = memoryview(data)
@@ -394,6 +591,7 @@ class FileJournal:
                 written = os.write(self._fd, view)
                 view = view[written:]
             os.fdatasync(self._fd)
+            self._magic = b""
         except OSError as exc:
             self.failed = exc
             log.critical("journal write failed after record %d: %s", self.durable_seq, exc)

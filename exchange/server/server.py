@@ -58,6 +58,10 @@ def journal_failed(exc: OSError) -> None:
     os._exit(EXIT_JOURNAL_FAILED)
 
 
+EXIT_BUG = 70  # EX_SOFTWARE
+"""Exit status after a command met a bug (an unexpected exception): see fail_stop."""
+
+
 class ExchangeServer:
     """One exchange served on one TCP port."""
 
@@ -86,6 +90,8 @@ class ExchangeServer:
             journal.on_failure = journal_failed
         self.gateway = Gateway(self.exchange, config.limits)
         self.gateway.journal = journal
+        self.gateway.on_fatal = self._fatal
+        self.fatal: BaseException | None = None
         self._server: asyncio.Server | None = None
         self._stopping: asyncio.Event | None = None
         self._close_timer: asyncio.TimerHandle | None = None
@@ -125,10 +131,53 @@ class ExchangeServer:
         if self._stopping is not None:
             self._stopping.set()
 
-    async def serve_until_stopped(self) -> None:
+    def _fatal(self, exc: BaseException) -> None:
+        """A command met a bug (``GatewayCore.fail_stop``): stop accepting, then exit."""
+        self.fatal = exc
+        if self._server is not None:
+            self._server.close()
+        self.request_stop()
+
+    async def serve_until_stopped(self) -> int:
+        """Serve until asked to stop; the exit status (0, or EXIT_BUG after a fail-stop)."""
         assert self._stopping is not None
         await self._stopping.wait()
+        if self.fatal is not None:
+            await self.fail_stop_shutdown()
+            return EXIT_BUG
         await self.shutdown()
+        return 0
+
+    async def fail_stop_shutdown(self) -> None:
+        """Stop after a bug: send what is committed, close the journal, no snapshot.
+
+        The memory may hold a half-applied command, so it is neither snapshotted nor
+        served on; the journal holds everything acknowledged and nothing of the faulty
+        command, and a restart recovers from it.
+        """
+        log.critical("stopping: a command met a bug (%r); the memory may be inconsistent, "
+                     "so no snapshot is written; restart to recover from the journal",
+                     self.fatal)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        self.gateway.stop()
+        self.gateway.flush()  # commits the journal first, as every turn
+        sessions = [s for s in self.gateway.sessions.values()
+                    if s.transport is not None and not s.closed]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 1.0
+        while loop.time() < deadline and any(
+                s.transport is not None and s.transport.get_write_buffer_size()
+                for s in sessions):
+            await asyncio.sleep(0.01)
+        for session in sessions:
+            if session.transport is not None:
+                session.transport.close()
+        if self._server is not None:
+            await self._server.wait_closed()
+        journal = self.gateway.journal
+        if journal is not None:
+            journal.close()
 
     async def shutdown(self) -> None:
         log.info("shutting down")
@@ -162,7 +211,7 @@ class ExchangeServer:
 
 
 async def run_server(config: Config, host: str, port: int, data_dir: str | None = None,
-                     ssl_context: ssl.SSLContext | None = None) -> None:
+                     ssl_context: ssl.SSLContext | None = None) -> int:
     server = ExchangeServer(config, host, port, data_dir, ssl_context)
     bound_host, bound_port = await server.start()
     loop = asyncio.get_running_loop()
@@ -171,4 +220,4 @@ async def run_server(config: Config, host: str, port: int, data_dir: str | None 
             loop.add_signal_handler(sig, server.request_stop)
     print(f"listening on {bound_host}:{bound_port}", flush=True)
     sys.stdout.flush()
-    await server.serve_until_stopped()
+    return await server.serve_until_stopped()

@@ -291,12 +291,14 @@ class Session(asyncio.Protocol):
         if kind is Quit:
             # Read nothing after quit, as after EOF: bye is the last reply, and a line
             # sent behind quit must not place an order nobody hears of.
-            self._end_input()
+            self.end_input()
         elif kind is not Login:
             self.activity += 1
         self.gateway.dispatch(self, message)
 
-    def _end_input(self) -> None:
+    def end_input(self) -> None:
+        """Read and handle nothing more (after quit, a login timeout, too many failed
+        logins, a fail-stop): lines read but not handled yet are dropped."""
         self.eof = self.quit = True
         self.parked = None
         if self.reading and self.transport is not None:
@@ -329,7 +331,7 @@ class Session(asyncio.Protocol):
             return
         log.warning("session %d (%s) closed: not logged in within %g s",
                     self.id, self.peer, self.login_timeout)
-        self._end_input()
+        self.end_input()
         self.reply_now(encode(error_reply(ProtocolError(
             "auth_required", f"login: not logged in within {self.login_timeout:g} s; closing",
             None))))
