@@ -90,7 +90,8 @@ def valid_line(draw: st.DrawFn) -> bytes:
         return _json("modify", order_id=draw(st.integers(1, 60)),
                      qty=str(draw(st.integers(1, 5))))
     if kind == 7:
-        return _json("deposit", amount=f"{draw(st.integers(1, 10_000))}.{draw(st.integers(0, 99)):02d}")
+        cents = draw(st.integers(100, 1_000_000))
+        return _json("deposit", amount=f"{cents // 100}.{cents % 100:02d}")
     if kind == 8:
         return _json("withdraw", amount=str(draw(st.integers(1, 500))))
     return _json("place", symbol=symbol, side=side, qty="1", kind="market")
