@@ -1,7 +1,7 @@
 """What --data-dir costs: the same load against an in-memory and a durable server.
 
     python scripts/bench_durability.py [--orders 200000] [--sessions 4] [--window 1000]
-                                       [--runs 5] [--seed 1]
+                                       [--runs 5] [--seed 1] [--baseline DIR]
 
 Starts ``python -m exchange serve --port 0`` twice, in memory and then with a fresh
 temporary ``--data-dir`` (journal with group commit: one write and one fdatasync per
@@ -11,6 +11,10 @@ in flight, ``--orders`` requests in all. Per session: 60% limit orders resting a
 off the mid, 15% limit orders crossing it, 25% cancels of one of the session's earlier
 orders (by client_order_id, so nothing waits for a reply); on the demo symbols (their
 ticks, lots and reference prices), with users funded so that nothing is refused for money.
+
+With ``--baseline DIR`` (another checkout of the project, with its own ``.venv``), the
+servers of that checkout run in the same loop, alternating with this one's, and the ratios
+of this checkout to the baseline are printed too: a before/after comparison from one run.
 
 Prints requests per second (every place and cancel counts as an order request) for both
 servers, the median of ``--runs``, and the durable/in-memory ratio. This is a measurement,
@@ -83,14 +87,26 @@ def build_load(seed: int, session: int, count: int) -> list[bytes]:
     return out
 
 
-async def start_server(config: Path, data_dir: Path | None
+def server_python(checkout: Path | None) -> tuple[str, Path | None]:
+    """The interpreter (and working directory) that runs a checkout's server."""
+    if checkout is None:
+        return sys.executable, None
+    python = checkout / ".venv" / "bin" / "python"
+    if not python.exists():
+        raise SystemExit(f"{python} not found: create the baseline's venv first "
+                         "(python3 -m venv .venv && .venv/bin/pip install -e .)")
+    return str(python), checkout
+
+
+async def start_server(config: Path, data_dir: Path | None, checkout: Path | None = None
                        ) -> tuple[asyncio.subprocess.Process, str, int]:
-    argv = [sys.executable, "-m", "exchange", "serve", "--port", "0", "--config",
+    python, cwd = server_python(checkout)
+    argv = [python, "-m", "exchange", "serve", "--port", "0", "--config",
             str(config), "--log-level", "WARNING"]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     proc = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE,
-                                                stdin=asyncio.subprocess.DEVNULL)
+                                                stdin=asyncio.subprocess.DEVNULL, cwd=cwd)
     assert proc.stdout is not None
     line = (await asyncio.wait_for(proc.stdout.readline(), START_TIMEOUT)).decode()
     if not line.startswith("listening on "):
@@ -164,8 +180,8 @@ async def connect(host: str, port: int, user: str) -> tuple[asyncio.StreamReader
 
 
 async def one_run(args: argparse.Namespace, config: Path, data_dir: Path | None,
-                  loads: list[list[bytes]]) -> tuple[float, int]:
-    proc, host, port = await start_server(config, data_dir)
+                  loads: list[list[bytes]], checkout: Path | None = None) -> tuple[float, int]:
+    proc, host, port = await start_server(config, data_dir, checkout)
     try:
         sessions = []
         for i, load in enumerate(loads):
@@ -199,30 +215,40 @@ async def main() -> None:
                         help="requests in flight per session")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--baseline", type=Path, metavar="DIR",
+                        help="another checkout whose servers run alternately with these")
     args = parser.parse_args()
     per_session = args.orders // args.sessions
     loads = [build_load(args.seed, i, per_session) for i in range(args.sessions)]
     with tempfile.TemporaryDirectory(prefix="bench-durability-") as tmp:
         config = Path(tmp) / "bench.toml"
         write_config(config, args.sessions)
-        results: dict[str, list[float]] = {"in memory": [], "durable": []}
+        modes: dict[str, tuple[bool, Path | None]] = {"in memory": (False, None),
+                                                       "durable": (True, None)}
+        if args.baseline is not None:
+            modes["in memory (baseline)"] = (False, args.baseline)
+            modes["durable (baseline)"] = (True, args.baseline)
+        results: dict[str, list[float]] = {mode: [] for mode in modes}
         for run in range(args.runs):
-            order = list(results) if run % 2 == 0 else list(reversed(results))
-            for mode in order:  # alternating, so that drift favours neither
-                data_dir = Path(tmp) / f"data-{run}" if mode == "durable" else None
-                rate, errors = await one_run(args, config, data_dir, loads)
+            order = list(modes) if run % 2 == 0 else list(reversed(modes))
+            for mode in order:  # alternating, so that drift favours none
+                durable, checkout = modes[mode]
+                data_dir = Path(tmp) / f"data-{run}-{len(results[mode])}-{mode[-2:]}" \
+                    if durable else None
+                rate, errors = await one_run(args, config, data_dir, loads, checkout)
                 results[mode].append(rate)
                 extra = f", {journal_summary(data_dir)}" if data_dir is not None else ""
-                print(f"run {run + 1} {mode:9}: {rate:9,.0f} orders/s "
+                print(f"run {run + 1} {mode:20}: {rate:9,.0f} orders/s "
                       f"({errors} error replies{extra})", flush=True)
-        memory = statistics.median(results["in memory"])
-        durable = statistics.median(results["durable"])
+        median = {mode: statistics.median(rates) for mode, rates in results.items()}
         print(f"\n{per_session * args.sessions:,} requests from {args.sessions} sessions, "
               f"window {args.window}, median of {args.runs} runs, {os.cpu_count()} CPUs")
-        print(f"in memory : {memory:9,.0f} orders/s")
-        print(f"durable   : {durable:9,.0f} orders/s")
-        print(f"ratio     : {durable / memory:.1%}")
-
+        for mode, rate in median.items():
+            print(f"{mode:20}: {rate:9,.0f} orders/s")
+        print(f"durable / in memory : {median['durable'] / median['in memory']:.1%}")
+        if args.baseline is not None:
+            for mode in ("in memory", "durable"):
+                print(f"{mode} / baseline : {median[mode] / median[mode + ' (baseline)']:.1%}")
 
 if __name__ == "__main__":
     asyncio.run(main())
