@@ -15,8 +15,8 @@ checkout (its ``exchange`` package is found first, from the working directory), 
 figures before and after a change come from one run::
 
     python scripts/bench_hostile.py                       # this checkout
-    python scripts/bench_hostile.py --cwd /work/main      # another checkout
-    python scripts/bench_hostile.py --compare /work/main  # both, side by side
+    python scripts/bench_hostile.py --cwd ../old      # another checkout
+    python scripts/bench_hostile.py --compare ../old  # both, side by side
 
 Figures are printed; nothing here asserts a time (benchmarks are not tests).
 """
@@ -126,7 +126,7 @@ async def trader_pair(addr: tuple[str, int], users: tuple[str, str], symbol: str
     rounds = 0
     start = loop.time()
     while loop.time() < stop_at:
-        ahead = start + rounds * 2 * window / rate - loop.time()
+        ahead = start + rounds * 2 * window / rate - loop.time() if rate else 0.0
         if ahead > 0:
             await asyncio.sleep(ahead)
         side_a, side_b = ("buy", "sell") if rounds % 2 else ("sell", "buy")
@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=10.0, help="(a): seconds of trading")
     p.add_argument("--subscribers", type=int, default=20)
     p.add_argument("--rate", type=float, default=10_000,
-                   help="(a): orders per second placed in all, crossing")
+                   help="(a): orders per second placed in all, crossing (0: as fast as "
+                   "the server answers)")
     p.add_argument("--flood-mib", type=int, default=16)
     p.add_argument("--flood-seconds", type=float, default=10.0,
                    help="(b): how long the pinger runs (the flood may end sooner)")
