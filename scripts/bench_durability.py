@@ -56,7 +56,9 @@ def write_config(path: Path, sessions: int) -> None:
         if band is not None:
             lines.append(f'price_band = "{band}"')
         lines.append("")
-    holdings = ", ".join(f'"{s}" = "1000000000"' for s, *_ in DEMO_SYMBOLS)
+    # Rich, but within the exchange's bounds: the total cash and every holding's cost
+    # basis must fit 64-bit cash units (PROTOCOL.md, Money and units).
+    holdings = ", ".join(f'"{s}" = "1000000"' for s, *_ in DEMO_SYMBOLS)
     for user in USERS[:sessions]:
         lines += ["[[users]]", f'user = "{user}"', f'token = "{user}-token"',
                   'cash = "1000000000000"', f"holdings = {{ {holdings} }}", ""]
