@@ -161,3 +161,35 @@ async def test_a_fault_inside_a_deposit_fail_stops_and_the_restart_holds_what_wa
         await server.terminate()
     finally:
         await server.stop_if_running()
+
+
+class InMemoryFaultyServer(FaultyServer):
+    """The same fault on a server without ``--data-dir``."""
+
+    def _argv(self) -> list[str]:
+        argv = super()._argv()
+        at = argv.index("--data-dir")
+        return argv[:at] + argv[at + 2:]
+
+
+async def test_in_memory_a_fault_fail_stops_too(tmp_path: Path) -> None:
+    """Without a journal the memory is all there is, and it may be half-changed: the
+    server exits 70 rather than serve it, and the request behind is not run."""
+    faulty = InMemoryFaultyServer(tmp_path / "unused", tmp_path / "mem.log",
+                                  "place.after_reserve@1")
+    try:
+        addr = await faulty.start()
+        alice = await Client.connect(addr, "alice")
+        place = alice.send("place", symbol="AAPL", side="buy", qty="10", price="140.00")
+        behind = alice.send("deposit", amount="5")
+        reply = await asyncio.wait_for(place, 10.0)
+        assert reply["type"] == "error" and "internal error" in reply["message"], reply
+        assert faulty.proc is not None
+        assert await asyncio.wait_for(faulty.proc.wait(), 15.0) == 70, faulty.log()
+        await asyncio.wait([behind], timeout=5.0)
+        assert not behind.done() or behind.exception() is not None or (
+            behind.result()["type"] == "error"), behind
+        assert not (tmp_path / "unused").exists()
+        await alice.close()
+    finally:
+        await faulty.stop_if_running()
