@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -131,6 +132,11 @@ class ServerProcess:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
             return ""
+
+
+def file_hashes(path: Path) -> dict[str, str]:
+    """Every file of a data directory by name, with its SHA-256: to show it unchanged."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
 
 
 async def inspect(data_dir: Path, records: int = 0) -> str:

@@ -10,18 +10,13 @@ the damage; ``exchange repair`` says what a cut would lose and cuts only with
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sys
 from pathlib import Path
 
 from exchange.server.journal import read_segment
-from tests.server.durability_helpers import REPO, Client, ServerProcess, inspect
+from tests.server.durability_helpers import REPO, Client, ServerProcess, file_hashes, inspect
 
 SEGMENT = "journal-000000000000.log"
-
-
-def hashes(path: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
 
 
 async def repair(data: Path, *flags: str) -> tuple[int, str]:
@@ -52,20 +47,20 @@ async def test_a_flipped_byte_mid_journal_refuses_to_start_and_changes_nothing(
     raw = bytearray((data / SEGMENT).read_bytes())
     raw[ends[4] + 10] ^= 0x01  # inside record 5's payload
     (data / SEGMENT).write_bytes(bytes(raw))
-    before = hashes(data)
+    before = file_hashes(data)
     refused = ServerProcess(data, tmp_path / "b.log")
     code, out = await refused.start_expecting_failure()
     assert code != 0, out
     assert f"{SEGMENT} is damaged at byte {ends[4]} (record 5 expected there" in out, out
     assert "5 intact records follow" in out, out
-    assert hashes(data) == before
+    assert file_hashes(data) == before
     report = await inspect(data)
     assert f"DAMAGED at byte {ends[4]}: checksum mismatch; 5 intact records follow " \
            "(records 6..10)" in report, report
     code, out = await repair(data)
     assert code == 1 and "loses 5 intact records (records 6..10)" in out, out
     assert "nothing changed" in out
-    assert hashes(data) == before
+    assert file_hashes(data) == before
     code, out = await repair(data, "--truncate-at-damage")
     assert code == 0 and "cut." in out, out
     assert (data / SEGMENT).stat().st_size == ends[4]

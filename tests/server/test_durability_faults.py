@@ -13,11 +13,16 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 from pathlib import Path
 
-from tests.server.durability_helpers import Client, ServerProcess, dump_state, state_diff
+from tests.server.durability_helpers import (
+    Client,
+    ServerProcess,
+    dump_state,
+    file_hashes,
+    state_diff,
+)
 
 
 class FaultyServer(ServerProcess):
@@ -31,10 +36,6 @@ class FaultyServer(ServerProcess):
             return await super()._spawn()
         finally:
             del os.environ["EXCHANGE_FAILPOINTS"]
-
-
-def hashes(path: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(path.iterdir())}
 
 
 async def test_a_deposit_that_cannot_be_recorded_changes_nothing(tmp_path: Path) -> None:
@@ -120,12 +121,12 @@ async def test_a_fault_met_in_replay_stops_recovery_and_changes_nothing(
         await server.kill9()
     finally:
         await server.stop_if_running()
-    before = hashes(data)
+    before = file_hashes(data)
     faulty = FaultyServer(data, tmp_path / "replay.log", "place.after_reserve@2")
     code, out = await faulty.start_expecting_failure()
     assert code != 0, out
     assert "recovery met a bug at record 2 of journal-000000000000.log" in out, out
-    assert hashes(data) == before
+    assert file_hashes(data) == before
 
 
 async def test_a_fault_inside_a_deposit_fail_stops_and_the_restart_holds_what_was_acked(
