@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from exchange.core.accounts import Accounts
 from exchange.core.book import OrderBook
+from exchange.core.errors import IllegalTransition
 from exchange.core.marketdata import MarketData
 from exchange.core.orders import (
     ACCEPTED,
@@ -39,7 +40,9 @@ from exchange.core.orders import (
     STP_CANCEL_NEWEST,
     STP_CANCEL_OLDEST,
     STP_NONE,
+    TRANSITIONS,
     Order,
+    set_status,
 )
 from exchange.core.results import (
     CANCELED_EVENT,
@@ -81,8 +84,12 @@ class MatchingCore:
             order.reserved = 0
 
     def _end(self, order: Order, status: str, reason: str | None) -> None:
-        """Move a live order (already out of the book) to a terminal status."""
-        order.status = status
+        """Move a live order (already out of the book) to a terminal status.
+
+        A taker the walk filled is already ``filled`` (so its fill event said so); that
+        is no move, and the rest of the ending still applies."""
+        if order.status != status:
+            set_status(order, status)
         order.reason = reason
         self._release(order)
         order.account.open_orders -= 1  # type: ignore[union-attr]
@@ -178,6 +185,7 @@ class MatchingCore:
         md = self.market[symbol]
         store = self.store
         end = self._end
+        transitions = TRANSITIONS
         events = out.events
         trades = out.trades
         fills = out.fills
@@ -264,11 +272,16 @@ class MatchingCore:
                 md.record(trade)
                 trades.append(trade)
                 store.add_trade(trade)
-                taker.status = FILLED if not remaining else PARTIALLY_FILLED
+                new = FILLED if not remaining else PARTIALLY_FILLED
+                if new not in transitions[taker.status]:  # set_status, inlined
+                    raise IllegalTransition(taker.order_id, taker.status, new)
+                taker.status = new
                 if maker.filled == maker.qty:
                     gone.append(maker)
                     end(maker, FILLED, None)
                 else:
+                    if PARTIALLY_FILLED not in transitions[maker.status]:
+                        raise IllegalTransition(maker.order_id, maker.status, PARTIALLY_FILLED)
                     maker.status = PARTIALLY_FILLED
                 events.append(Event(FILL, maker, trade))
                 if addressed:
@@ -293,7 +306,7 @@ class MatchingCore:
     def _trigger(self, book: OrderBook, order: Order, now: int, out: Outcome,
                  addressed: bool) -> None:
         order.triggered = True
-        order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
+        set_status(order, PARTIALLY_FILLED if order.filled else ACCEPTED)
         if not addressed:
             out.events.append(Event(TRIGGERED, order))
         self._execute(book, order, now, out, addressed)
@@ -316,9 +329,11 @@ class MatchingCore:
         return last >= order.stop_price if order.side == BUY else last <= order.stop_price
 
     def _activate(self, book: OrderBook, order: Order, now: int, out: Outcome) -> None:
-        """Send an order that was just placed or resumed into play (addressed by the command)."""
+        """Send an order that was just placed or resumed into play (addressed by the command).
+
+        The caller has already given it its status: ``pending`` for a stop not yet
+        triggered, else ``accepted`` or ``partially_filled``."""
         if not order.triggered:
-            order.status = PENDING
             if self._stop_condition(order):
                 self._trigger(book, order, now, out, addressed=True)
             else:
