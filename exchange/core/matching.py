@@ -56,6 +56,12 @@ from exchange.core.results import (
 from exchange.core.store import Store
 from exchange.core.symbols import SymbolSpec
 
+TAKER_MOVES = frozenset(s for s, nexts in TRANSITIONS.items()
+                        if PARTIALLY_FILLED in nexts and FILLED in nexts)
+"""The statuses from which the table lets a taker trade: to partially_filled, then to
+partially_filled or filled again. The walk checks the taker against it once, so each
+fill's status change needs no check of its own."""
+
 SELF_TRADE = "self_trade"
 NO_CASH = "insufficient_funds"
 
@@ -198,6 +204,8 @@ class MatchingCore:
         cash_capped = buy and limit is None
         taker_side = taker.side
         remaining = taker.qty - taker.filled
+        if taker.status not in TAKER_MOVES:
+            raise IllegalTransition(taker.order_id, taker.status, PARTIALLY_FILLED)
         stopped: str | None = None
         while remaining and prices:
             best = prices[0] if buy else prices[-1]
@@ -272,10 +280,8 @@ class MatchingCore:
                 md.record(trade)
                 trades.append(trade)
                 store.add_trade(trade)
-                new = FILLED if not remaining else PARTIALLY_FILLED
-                if new not in transitions[taker.status]:  # set_status, inlined
-                    raise IllegalTransition(taker.order_id, taker.status, new)
-                taker.status = new
+                # set_status, checked once for the whole walk above (TAKER_MOVES)
+                taker.status = FILLED if not remaining else PARTIALLY_FILLED
                 if maker.filled == maker.qty:
                     gone.append(maker)
                     end(maker, FILLED, None)

@@ -7,8 +7,9 @@ to the wire unchanged, so a string is both the fastest and the simplest choice.
 The status table is enforced, not only documented: every change of an order's status
 goes through :func:`set_status` (or, once, :func:`start_as` for an order being placed),
 which raises :class:`~exchange.core.errors.IllegalTransition` for a move the table does
-not hold. The check is one dict and one frozenset lookup, cheap enough for the matching
-loop (which inlines it). Nothing else assigns ``order.status``.
+not hold. The check is one dict and one frozenset lookup. The matching walk is the one
+place that assigns ``order.status`` itself, for speed: it checks its taker against the
+table once per walk and each partly filled maker inline.
 """
 
 from __future__ import annotations
