@@ -1,21 +1,39 @@
-"""`Stream`: one `(channel, symbol)` stream's messages, read on their own."""
+"""`Stream`: one `(channel, symbol)` stream's messages, read on their own.
+
+A stream needs only a few things of its `Client`, named by the `StreamHost` protocol here,
+so this module does not import `client.client` (which imports it): no import circle.
+"""
 
 from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from client.errors import ExchangeError
 from client.events import Event, EventQueue, StreamKey
 from protocol.fields import Channel
 
-if TYPE_CHECKING:
-    from client.client import Client
-
-__all__ = ["Stream"]
+__all__ = ["Stream", "StreamHost"]
 
 log = logging.getLogger(__name__)
+
+
+class StreamHost(Protocol):
+    """What a `Stream` uses of its client (a `Client` is one)."""
+
+    _max_events: int
+
+    @property
+    def is_closed(self) -> bool: ...
+
+    def _add_stream(self, stream: Stream) -> None: ...
+
+    def _remove_stream(self, stream: Stream) -> bool: ...
+
+    async def subscribe(self, channel: Channel, symbol: str) -> object: ...
+
+    async def unsubscribe(self, channel: Channel, symbol: str) -> object: ...
 
 
 class Stream(EventQueue[Event]):
@@ -27,7 +45,7 @@ class Stream(EventQueue[Event]):
     Bounded like the events queue: when full the oldest message is dropped (`dropped`).
     """
 
-    def __init__(self, client: Client, channel: Channel, symbol: str) -> None:
+    def __init__(self, client: StreamHost, channel: Channel, symbol: str) -> None:
         super().__init__(client._max_events)
         self._client = client
         self.key: StreamKey = (channel, symbol)

@@ -33,11 +33,13 @@ from exchange.core.orders import (
     LIMIT,
     LIVE_STATUSES,
     MARKET,
+    PENDING,
     REJECTED,
     STOP,
     STOP_LIMIT,
     STP_NONE,
     Order,
+    start_as,
 )
 from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
 from exchange.core.store import MemoryStore, Store
@@ -168,6 +170,8 @@ class Exchange(OrderLifecycle):
                     else:
                         book.rest(order)
                 else:
+                    if not order.triggered:
+                        start_as(order, PENDING)
                     self._activate(book, order, now, out)
                 if expires_at is not None and order.status in LIVE_STATUSES:
                     book.add_expiry(order)
@@ -232,7 +236,7 @@ class Exchange(OrderLifecycle):
         return None
 
     def _reject(self, order: Order, reason: str) -> None:
-        order.status = REJECTED
+        start_as(order, REJECTED)
         order.reason = reason
         self.store.add_order(order)
 
@@ -360,5 +364,7 @@ class Exchange(OrderLifecycle):
 
     # -- audit --------------------------------------------------------------------------
     def check_invariants(self) -> None:
-        """Assert the engine's invariants (see :mod:`exchange.core.invariants`)."""
+        """Check the engine's invariants (see :mod:`exchange.core.invariants`).
+
+        Raises :class:`~exchange.core.errors.InvariantError` for the first that fails."""
         check_invariants(self)

@@ -5,59 +5,100 @@ level holds live resting orders at its price and its total is their open lots; a
 order's reservation is what its owner's account holds for it, and nothing else is
 reserved; every live order waits exactly where its status says (its level, the stops,
 or the paused orders); nothing is negative; an ended order reserves nothing.
+
+A broken rule raises :class:`~exchange.core.errors.InvariantError` naming the rule and
+the symbol, order or account it found broken: a real exception, not ``assert``, so the
+check still works under ``python -O``.
+
+The checker reads the exchange through the small :class:`Audited` protocol rather than
+importing :class:`~exchange.core.engine.Exchange`, which imports this module: no import
+circle, not even one for type checking only.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from exchange.core.accounts import Accounts
+from exchange.core.book import OrderBook
+from exchange.core.errors import InvariantError
 from exchange.core.orders import ACCEPTED, BUY, LIVE_STATUSES, PARTIALLY_FILLED, PAUSED, PENDING
-
-if TYPE_CHECKING:
-    from exchange.core.engine import Exchange
+from exchange.core.store import Store
 
 
-def check_invariants(ex: Exchange) -> None:
-    """Raise AssertionError naming the first invariant that does not hold."""
+class Audited(Protocol):
+    """What the checker reads of an exchange."""
+
+    books: dict[str, OrderBook]
+    accounts: Accounts
+    store: Store
+
+
+def _fail(rule: str, whose: object) -> InvariantError:
+    return InvariantError(f"{rule}: {whose!r}")
+
+
+def check_invariants(ex: Audited) -> None:
+    """Raise InvariantError naming the first invariant that does not hold, and where."""
     for symbol, book in ex.books.items():
         best_bid, best_ask = book.best_bid(), book.best_ask()
-        assert best_bid is None or best_ask is None or best_bid < best_ask, symbol
+        if not (best_bid is None or best_ask is None or best_bid < best_ask):
+            raise _fail(f"crossed book (bid {best_bid} >= ask {best_ask})", symbol)
         for side in (book.bids, book.asks):
-            assert len(side.prices) == len(side.levels)
+            if len(side.prices) != len(side.levels):
+                raise _fail("price list and levels disagree", symbol)
             for price, level in side.levels.items():
-                assert level.orders, (symbol, price)
-                assert level.total == sum(o.qty - o.filled for o in level.orders.values())
+                if not level.orders:
+                    raise _fail("empty level kept", (symbol, price))
+                if level.total != sum(o.qty - o.filled for o in level.orders.values()):
+                    raise _fail("level total is not its orders' open lots", (symbol, price))
                 for order in level.orders.values():
-                    assert order.price == price, order
-                    assert order.status in (ACCEPTED, PARTIALLY_FILLED), order
-                    assert ex.store.get_order(order.order_id) is order
+                    if order.price != price:
+                        raise _fail(f"order rests at level {price}, not at its price", order)
+                    if order.status not in (ACCEPTED, PARTIALLY_FILLED):
+                        raise _fail("resting order is not accepted/partially_filled", order)
+                    if ex.store.get_order(order.order_id) is not order:
+                        raise _fail("resting order is not the stored one", order)
     reserved_cash: dict[str, int] = {}
     reserved_lots: dict[tuple[str, str], int] = {}
     for order in ex.store.all_orders().values():
         if order.status in LIVE_STATUSES:
-            assert 0 <= order.filled < order.qty, order
+            if not 0 <= order.filled < order.qty:
+                raise _fail("live order's filled is not within [0, qty)", order)
             # ...and it waits in exactly the place its status says.
             book = ex.books[order.symbol]
             if order.status == PAUSED:
-                assert book.paused.get(order.order_id) is order, order
+                if book.paused.get(order.order_id) is not order:
+                    raise _fail("paused order is not among the paused", order)
             elif order.status == PENDING:
-                assert book.stops.get(order.order_id) is order, order
+                if book.stops.get(order.order_id) is not order:
+                    raise _fail("pending order is not among the stops", order)
             else:
                 side = book.bids if order.side == BUY else book.asks
                 resting = side.levels.get(order.price)  # type: ignore[arg-type]
-                assert resting is not None and resting.orders.get(order.order_id) is order, order
+                if resting is None or resting.orders.get(order.order_id) is not order:
+                    raise _fail("live order does not rest at its level", order)
             if order.side == BUY:
                 reserved_cash[order.user] = reserved_cash.get(order.user, 0) + order.reserved
             else:
                 key = (order.user, order.symbol)
                 reserved_lots[key] = reserved_lots.get(key, 0) + order.reserved
-        else:
-            assert order.reserved == 0, order
+        elif order.reserved != 0:
+            raise _fail("ended order still reserves", order)
     for account in ex.accounts:
-        assert account.cash >= 0, account.user
-        assert account.reserved_cash == reserved_cash.get(account.user, 0), account.user
-        assert account.reserved_cash <= account.cash, account.user
+        user = account.user
+        if account.cash < 0:
+            raise _fail("negative cash", user)
+        if account.reserved_cash != reserved_cash.get(user, 0):
+            raise _fail(f"reserved cash {account.reserved_cash} is not its live buys' "
+                        f"{reserved_cash.get(user, 0)}", user)
+        if account.reserved_cash > account.cash:
+            raise _fail("more cash reserved than held", user)
         for symbol, pos in account.positions.items():
-            assert pos.qty >= 0 and pos.reserved >= 0, (account.user, symbol)
-            assert pos.reserved <= pos.qty, (account.user, symbol)
-            assert pos.reserved == reserved_lots.get((account.user, symbol), 0)
+            if pos.qty < 0 or pos.reserved < 0:
+                raise _fail("negative holding or reservation", (user, symbol))
+            if pos.reserved > pos.qty:
+                raise _fail("more lots reserved than held", (user, symbol))
+            if pos.reserved != reserved_lots.get((user, symbol), 0):
+                raise _fail(f"reserved lots {pos.reserved} are not its live sells' "
+                            f"{reserved_lots.get((user, symbol), 0)}", (user, symbol))

@@ -18,9 +18,11 @@ from exchange.core.orders import (
     OP_RULES,
     PARTIALLY_FILLED,
     PAUSED,
+    PENDING,
     SELL,
     STOP,
     Order,
+    set_status,
 )
 from exchange.core.results import CommandError, Outcome
 from exchange.core.symbols import SymbolSpec
@@ -192,7 +194,7 @@ class OrderLifecycle(MatchingCore):
         book, order = self._owned_for("pause", user, order_id, now, out)
         out.order = order
         self._take_out(book, order)
-        order.status = PAUSED
+        set_status(order, PAUSED)
         book.paused[order.order_id] = order
         out.book_changes = book.end_step()
         return out
@@ -210,7 +212,10 @@ class OrderLifecycle(MatchingCore):
         except CommandError as exc:
             raise self._refused(exc, book, out) from None
         del book.paused[order.order_id]
-        order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
+        if not order.triggered:
+            set_status(order, PENDING)
+        else:
+            set_status(order, PARTIALLY_FILLED if order.filled else ACCEPTED)
         self._activate(book, order, now, out)
         out.book_changes = book.end_step()
         return out

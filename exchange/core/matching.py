@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from exchange.core.accounts import Accounts
 from exchange.core.book import OrderBook
+from exchange.core.errors import IllegalTransition
 from exchange.core.marketdata import MarketData
 from exchange.core.orders import (
     ACCEPTED,
@@ -39,7 +40,9 @@ from exchange.core.orders import (
     STP_CANCEL_NEWEST,
     STP_CANCEL_OLDEST,
     STP_NONE,
+    TRANSITIONS,
     Order,
+    set_status,
 )
 from exchange.core.results import (
     CANCELED_EVENT,
@@ -52,6 +55,12 @@ from exchange.core.results import (
 )
 from exchange.core.store import Store
 from exchange.core.symbols import SymbolSpec
+
+TAKER_MOVES = frozenset(s for s, nexts in TRANSITIONS.items()
+                        if PARTIALLY_FILLED in nexts and FILLED in nexts)
+"""The statuses from which the table lets a taker trade: to partially_filled, then to
+partially_filled or filled again. The walk checks the taker against it once, so each
+fill's status change needs no check of its own."""
 
 SELF_TRADE = "self_trade"
 NO_CASH = "insufficient_funds"
@@ -81,8 +90,12 @@ class MatchingCore:
             order.reserved = 0
 
     def _end(self, order: Order, status: str, reason: str | None) -> None:
-        """Move a live order (already out of the book) to a terminal status."""
-        order.status = status
+        """Move a live order (already out of the book) to a terminal status.
+
+        A taker the walk filled is already ``filled`` (so its fill event said so); that
+        is no move, and the rest of the ending still applies."""
+        if order.status != status:
+            set_status(order, status)
         order.reason = reason
         self._release(order)
         order.account.open_orders -= 1  # type: ignore[union-attr]
@@ -178,6 +191,7 @@ class MatchingCore:
         md = self.market[symbol]
         store = self.store
         end = self._end
+        transitions = TRANSITIONS
         events = out.events
         trades = out.trades
         fills = out.fills
@@ -190,6 +204,8 @@ class MatchingCore:
         cash_capped = buy and limit is None
         taker_side = taker.side
         remaining = taker.qty - taker.filled
+        if taker.status not in TAKER_MOVES:
+            raise IllegalTransition(taker.order_id, taker.status, PARTIALLY_FILLED)
         stopped: str | None = None
         while remaining and prices:
             best = prices[0] if buy else prices[-1]
@@ -264,11 +280,14 @@ class MatchingCore:
                 md.record(trade)
                 trades.append(trade)
                 store.add_trade(trade)
+                # set_status, checked once for the whole walk above (TAKER_MOVES)
                 taker.status = FILLED if not remaining else PARTIALLY_FILLED
                 if maker.filled == maker.qty:
                     gone.append(maker)
                     end(maker, FILLED, None)
                 else:
+                    if PARTIALLY_FILLED not in transitions[maker.status]:
+                        raise IllegalTransition(maker.order_id, maker.status, PARTIALLY_FILLED)
                     maker.status = PARTIALLY_FILLED
                 events.append(Event(FILL, maker, trade))
                 if addressed:
@@ -293,7 +312,7 @@ class MatchingCore:
     def _trigger(self, book: OrderBook, order: Order, now: int, out: Outcome,
                  addressed: bool) -> None:
         order.triggered = True
-        order.status = PARTIALLY_FILLED if order.filled else ACCEPTED
+        set_status(order, PARTIALLY_FILLED if order.filled else ACCEPTED)
         if not addressed:
             out.events.append(Event(TRIGGERED, order))
         self._execute(book, order, now, out, addressed)
@@ -316,9 +335,11 @@ class MatchingCore:
         return last >= order.stop_price if order.side == BUY else last <= order.stop_price
 
     def _activate(self, book: OrderBook, order: Order, now: int, out: Outcome) -> None:
-        """Send an order that was just placed or resumed into play (addressed by the command)."""
+        """Send an order that was just placed or resumed into play (addressed by the command).
+
+        The caller has already given it its status: ``pending`` for a stop not yet
+        triggered, else ``accepted`` or ``partially_filled``."""
         if not order.triggered:
-            order.status = PENDING
             if self._stop_condition(order):
                 self._trigger(book, order, now, out, addressed=True)
             else:

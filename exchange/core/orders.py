@@ -3,11 +3,20 @@
 Enumerations are plain interned strings (the protocol's own words) rather than Enum
 members: they are compared on the hot path of matching millions of times and written
 to the wire unchanged, so a string is both the fastest and the simplest choice.
+
+The status table is enforced, not only documented: every change of an order's status
+goes through :func:`set_status` (or, once, :func:`start_as` for an order being placed),
+which raises :class:`~exchange.core.errors.IllegalTransition` for a move the table does
+not hold. The check is one dict and one frozenset lookup. The matching walk is the one
+place that assigns ``order.status`` itself, for speed: it checks its taker against the
+table once per walk and each partly filled maker inline.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final
+
+from exchange.core.errors import IllegalTransition
 
 if TYPE_CHECKING:
     from exchange.core.accounts import Account, Position
@@ -44,7 +53,7 @@ LIVE_STATUSES: Final = frozenset({PENDING, ACCEPTED, PARTIALLY_FILLED, PAUSED})
 """An order in one of these still holds a reservation and may still change."""
 
 # Every status an order may move to from each status. Terminal statuses have none.
-# The engine asserts against this table in debug runs and tests check it exhaustively.
+# set_status enforces it on every move and tests check it exhaustively.
 TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     PENDING: frozenset({ACCEPTED, PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, PAUSED}),
     ACCEPTED: frozenset({PARTIALLY_FILLED, FILLED, CANCELED, EXPIRED, PAUSED}),
@@ -55,6 +64,11 @@ TRANSITIONS: Final[dict[str, frozenset[str]]] = {
     EXPIRED: frozenset(),
     REJECTED: frozenset(),
 }
+
+NEW_ORDER_STATUSES: Final = frozenset({PENDING, REJECTED})
+"""What an order being placed may start as instead of the constructor's ``accepted``: a
+stop waits ``pending``, a refused order is ``rejected``. This is the order's birth, not a
+move (it has never been seen as ``accepted``), so it is not in TRANSITIONS."""
 
 # What each lifecycle op does from each status: None means "allowed", otherwise the
 # protocol's error code. One table instead of a thicket of ifs in every op.
@@ -158,3 +172,21 @@ class Order:
             f"Order({self.order_id} {self.user} {self.side} {self.filled}/{self.qty}"
             f" {self.symbol}@{self.price} {self.status})"
         )
+
+
+def set_status(order: Order, new: str) -> None:
+    """Move an order to ``new``, or raise IllegalTransition if the table has no such move."""
+    old = order.status
+    if new not in TRANSITIONS[old]:
+        raise IllegalTransition(order.order_id, old, new)
+    order.status = new
+
+
+def start_as(order: Order, new: str) -> None:
+    """Give an order being placed (still as constructed) its first status other than accepted.
+
+    Only ``place`` calls this, before the order has been stored or told to anyone.
+    """
+    if order.status != ACCEPTED or order.filled or new not in NEW_ORDER_STATUSES:
+        raise IllegalTransition(order.order_id, order.status, new)
+    order.status = new
