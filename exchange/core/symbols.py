@@ -37,6 +37,11 @@ def default_bounds(mult: int) -> tuple[int, int]:
     return 10 ** (digits // 2), 10 ** (digits - digits // 2)
 
 
+def power_of_ten_within(limit: int) -> int:
+    """The largest power of ten at most ``limit`` (1 for a limit below 1)."""
+    return int(10 ** (len(str(max(1, limit))) - 1))
+
+
 def decimals_of(value: Decimal) -> int:
     """Number of digits after the point that ``value`` needs (0 for whole numbers)."""
     exponent = value.normalize().as_tuple().exponent
@@ -179,9 +184,9 @@ class SymbolSpec:
             price, qty = default_bounds(mult)
         elif qty is None:
             assert price is not None
-            qty = 10 ** (len(str(max(1, INT64_MAX // (mult * price)))) - 1)
+            qty = power_of_ten_within(INT64_MAX // (mult * price))
         elif price is None:
-            price = 10 ** (len(str(max(1, INT64_MAX // (mult * qty)))) - 1)
+            price = power_of_ten_within(INT64_MAX // (mult * qty))
         if price * qty * mult > INT64_MAX:
             raise ValueError(
                 f"{self.symbol}: max_qty x max_price is {self.fmt_qty(qty)} x "

@@ -135,8 +135,7 @@ class SymbolActor:
         if gateway.failed:
             return  # fail-stopped: nothing more runs, and nothing more is answered
         handler, session, slot, msg, arg = item
-        journal = gateway.journal
-        before = journal.seq if journal is not None else 0
+        before = gateway.recorded()
         self.answered = False
         try:
             handler(session, slot, msg, arg)
@@ -149,11 +148,9 @@ class SymbolActor:
         except Exception as exc:
             log.critical("bug in a command on %s: %r", self.symbol, msg, exc_info=True)
             answered = self.answered
-            if not answered and journal is not None and journal.seq > before:
-                journal.retract(journal.seq)
             # Stopped before the error is answered: answering releases the session's
             # requests queued behind this one, and none of them may run.
-            gateway.fail_stop(exc)
+            gateway.bug_in_command(exc, before, take_back=not answered)
             if not answered:
                 self.answer(session, slot, R.Error(
                     code="bad_request", ref=getattr(msg, "ref", None),
@@ -170,8 +167,9 @@ class SymbolActor:
         spec = self.spec
         views = self.views
         if msg.client_order_id is not None:
-            # First: a place refused with an error (a bound below, or the engine's) must
-            # not leave its entry behind (a client could grow the map without bound).
+            # First: a place refused with an error (a bound below, a record that cannot
+            # be encoded, or the engine's) must not leave its entry behind (a client
+            # could grow the map without bound that way).
             self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         now = now_us()
         expires_at = None
@@ -183,11 +181,6 @@ class SymbolActor:
         price = views.ticks(spec, msg.price)
         stop_price = views.ticks(spec, msg.stop_price, "stop_price")
         tif = msg.tif or "gtc"
-        if msg.client_order_id is not None:
-            # Before recording and placing: a place refused with an error (one that
-            # cannot be recorded included) must not leave its entry behind (a client
-            # could grow the map without bound that way).
-            self.gateway.pending_cids.pop((user, msg.client_order_id), None)
         # Recorded before it runs: a command that fails may still have expired orders on
         # its way, and the replay must fail (and expire) the same way. A record that
         # cannot be encoded raises NotRecordable (a CommandError) before anything ran.

@@ -181,6 +181,21 @@ class GatewayCore:
         if self.journal is not None:
             self.journal.append(entry)
 
+    def recorded(self) -> int:
+        """The number of the last record appended (0 without a journal): taken before a
+        command runs, so that :meth:`bug_in_command` knows whether it recorded one."""
+        return self.journal.seq if self.journal is not None else 0
+
+    def bug_in_command(self, exc: BaseException, recorded_before: int,
+                       take_back: bool = True) -> None:
+        """A command that changes the exchange met a bug: take its record back (when
+        ``take_back``: its reply was not given, so it was never acknowledged) and
+        fail-stop."""
+        journal = self.journal
+        if take_back and journal is not None and journal.seq > recorded_before:
+            journal.retract(journal.seq)
+        self.fail_stop(exc)
+
     def fail_stop(self, exc: BaseException) -> None:
         """A command met a bug: run nothing more, read nothing more, and stop.
 
@@ -224,8 +239,7 @@ class GatewayCore:
                 return error_line("auth_required", "op: log in first (login USER TOKEN)", msg.ref)
             if admin and not session.admin:
                 return error_line("forbidden", "op: administrators only", msg.ref)
-            journal = self.journal
-            before = journal.seq if journal is not None else 0
+            before = self.recorded()
             try:
                 return encode(work())
             except CommandError as exc:
@@ -233,9 +247,7 @@ class GatewayCore:
             except Exception as exc:
                 log.critical("bug in a request: %r", msg, exc_info=True)
                 if mutates:
-                    if journal is not None and journal.seq > before:
-                        journal.retract(journal.seq)
-                    self.fail_stop(exc)
+                    self.bug_in_command(exc, before)
                 return error_line("bad_request", "internal error; the request was not run",
                                   msg.ref)
         session.local(run)
