@@ -121,11 +121,11 @@ Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Exp
                       | ExpireSession | Halt | MarketOpen | Deposit | Withdraw)
 """Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
 
-COMMANDS: tuple[type[CommandRecord], ...] = (
+COMMANDS: tuple[type[Command], ...] = (
     Place, Modify, Cancel, Pause, Resume, CancelAll, Expire, ExpireSession, Halt,
     MarketOpen, Deposit, Withdraw)
 """Every command record type, in the union's order."""
 
-BY_TAG: dict[str, type[CommandRecord]] = {
+BY_TAG: dict[str, type[Command]] = {
     str(t.__struct_config__.tag): t for t in COMMANDS}
 """Each command record type by its tag (the op's name)."""
