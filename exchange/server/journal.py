@@ -10,11 +10,25 @@ Journal file format (version 2): the magic line ``EXJRNL2\n``, then records, eac
 
     u32 length (little-endian) | u32 crc32 of the 4 length bytes and the payload | payload
 
-where the payload is MessagePack of ``[seq, entry]``. The checksum covers the length, so
-a damaged length is caught as surely as a damaged payload. A segment that does not start
-with the magic line is version 1 (written before it existed): the same records, with the
-checksum over the payload only; it is read as such, so old data directories still load.
+where the payload is MessagePack of ``[seq, entry]`` and ``entry`` is a command record
+(:mod:`exchange.core.commands`) in its ``array_like`` encoding, ``[op, time, ...fields]``
+in the record's field order (``docs/JOURNAL.md`` lists every layout). The checksum
+covers the length, so a damaged length is caught as surely as a damaged payload. A
+segment that does not start with the magic line is version 1 (written before it
+existed): the same records, with the checksum over the payload only; it is read as
+such, so old data directories still load.
 The magic is written with a segment's first records, so an empty segment is empty.
+
+Records written before the command records existed are tuples of the same shape, and for
+eight ops (place, modify, cancel, pause, resume, cancel_all, expire, expire_session) they
+are byte for byte the encoding of today's record. Four ops gained fields: ``halt``
+(``[op, symbol, halted]``), ``market_open`` (``[op, is_open]``), ``deposit`` and
+``withdraw`` (``[op, user, amount]``) had no time and no user. Each gained fields, so
+their old records are told apart by their length and read with time 0 and user ""
+(nothing reads either for these ops). That needs no new segment version: the framing
+did not change and every record names its op. Replay (:func:`apply`) reads each record as
+its command record and runs it with ``Exchange.apply``, the same entry point the server
+uses live.
 
 After a crash the last record may be torn: a record that does not read back (length past
 the end of the file, checksum mismatch, undecodable) with no intact record numbered after
