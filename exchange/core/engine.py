@@ -22,6 +22,7 @@ business refusals create a ``rejected`` order that keeps its id.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from exchange.core import failpoints
 from exchange.core.accounts import Account, Accounts, UserInfo
@@ -52,6 +53,9 @@ from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, T
 from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, Risk
 from exchange.core.store import MemoryStore, Store
 from exchange.core.symbols import Money, SymbolSpec, cash_decimals_for
+
+if TYPE_CHECKING:
+    from exchange.core.interface import Engine
 
 __all__ = ["DEFAULT_MAX_OPEN_ORDERS", "Exchange"]
 NEEDS_PRICE = {LIMIT: True, STOP_LIMIT: True, MARKET: False, STOP: False}
@@ -322,6 +326,68 @@ class Exchange(OrderLifecycle):
         last = self.market_data(symbol).last
         return last if last is not None else self.specs[symbol].reference_price
 
+    def symbols(self) -> list[str]:
+        """Every symbol, in the configuration's order."""
+        return list(self.specs)
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's grid and bounds; ``unknown_symbol`` for one the exchange lacks."""
+        return self._spec(symbol)
+
+    def top(self, symbol: str) -> tuple[int | None, int, int | None, int]:
+        """Best bid, its lots, best ask, its lots (a missing side is ``None, 0``)."""
+        book = self._book(symbol)
+        bid, ask = book.best_bid(), book.best_ask()
+        return (bid, 0 if bid is None else book.bids.levels[bid].total,
+                ask, 0 if ask is None else book.asks.levels[ask].total)
+
+    def last_price(self, symbol: str) -> int | None:
+        """The price of the symbol's last trade, if it has traded."""
+        return self.market_data(symbol).last
+
+    def book_seq(self, symbol: str) -> int:
+        """The visible book's sequence number (one more per command that changed it)."""
+        return self._book(symbol).seq
+
+    def halted(self, symbol: str) -> bool:
+        return self._book(symbol).halted
+
+    def track_book(self, symbol: str, on: bool) -> None:
+        """Whether commands return the visible book's changed levels (someone streams them)."""
+        self._book(symbol).track_changes = on
+
+    def order(self, order_id: int) -> Order | None:
+        """An order the exchange still keeps, whoever owns it (for administration)."""
+        return self.store.get_order(order_id)
+
+    def order_by_client_id(self, user: str, client_order_id: str) -> Order | None:
+        """The user's order of that client id, if the exchange still keeps it."""
+        return self.store.by_client_id(user, client_order_id)
+
+    def counts(self) -> tuple[int, int]:
+        """Orders placed and trades made since the exchange began."""
+        return self.next_order_id - 1, self.next_trade_id - 1
+
+    def orders(self) -> list[Order]:
+        """Every order the exchange still keeps, live or ended, by id."""
+        return list(self.store.all_orders().values())
+
+    def find_account(self, user: str) -> Account | None:
+        """The user's account, or None for a user the exchange does not know."""
+        return self.risk.find_account(user)
+
+    def users(self) -> list[Account]:
+        """Every account, in registration order."""
+        return list(self.risk)
+
+    def totals(self) -> tuple[int, dict[str, int]]:
+        """Total cash and lots per symbol across all users (conserved by trading)."""
+        return self.risk.totals()
+
+    def open_orders(self) -> int:
+        """Live orders on the whole exchange."""
+        return self.risk.open_orders()
+
     # -- cash ---------------------------------------------------------------------------
     def total_cash(self) -> int:
         """The cash of every account together, in cash units (see :meth:`Risk.total_cash`)."""
@@ -342,3 +408,8 @@ class Exchange(OrderLifecycle):
 
         Raises :class:`~exchange.core.errors.InvariantError` for the first that fails."""
         check_invariants(self)
+
+
+if TYPE_CHECKING:  # the Python build provides the whole interface (checked by mypy)
+    def _provides(ex: Exchange) -> Engine:
+        return ex
