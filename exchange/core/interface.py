@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from exchange.core.accounts import Account, UserInfo
+from exchange.core.commands import Command
 from exchange.core.marketdata import Candle, MarketData
 from exchange.core.orders import Order
 from exchange.core.results import Outcome, Trade
@@ -72,6 +73,10 @@ class Engine(RiskQueries, SymbolQueries, Protocol):
     money: Money
     market_open: bool
     max_open_orders: int
+
+    def apply(self, cmd: Command) -> Outcome:
+        """Run one command record: the entry point the server and replay use."""
+        ...
 
     def add_user(self, info: UserInfo, cash: int,
                  holdings: dict[str, int] | None = None) -> Account: ...
