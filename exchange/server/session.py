@@ -211,6 +211,7 @@ class Session:
         self.closed = False  # REFUSED or CLOSED
         self.eof = False  # no more input will be read
         self.quit = False  # no more input will be handled
+        self.closing = False  # CLOSING: close once what is owed is written
         self.user: str | None = None
         self.admin = False
         self.transport: Transport | None = None
@@ -250,6 +251,7 @@ class Session:
         self.closed = new is State.CLOSED or new is State.REFUSED
         self.eof = new in _EOF_STATES
         self.quit = new in _QUIT_STATES
+        self.closing = new is State.CLOSING
 
     # -- the transport's callbacks ---------------------------------------------------------
     def connection_made(self, transport: Transport) -> None:
@@ -640,7 +642,7 @@ class Session:
         self.hand_over()
         if not self.writing_paused:
             self._drained()
-        if self.state is State.CLOSING and not self.slots and not self.closed:
+        if self.closing and not self.slots and not self.closed:
             transport.close()
 
     def hand_over(self) -> None:
@@ -680,7 +682,7 @@ class Session:
         """Close once what is owed is written (input has ended: EOF, quit, a timeout)."""
         if self.closed:
             return
-        if self.state is not State.CLOSING:
+        if not self.closing:
             self.set_state(State.CLOSING)
         self.gateway.mark_dirty(self)
 
