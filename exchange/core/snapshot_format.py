@@ -33,6 +33,10 @@ class SnapshotError(ValueError):
     """A snapshot that cannot be read or does not describe a consistent exchange."""
 
 
+class UnknownVersion(SnapshotError):
+    """A snapshot of a version this code does not know: written by a newer version."""
+
+
 # -- the records (version 1) ---------------------------------------------------------------
 # Per-item records are arrays (compact: a snapshot may hold a million orders), the rest are
 # maps. Unknown map keys are refused rather than ignored: any change to these records,
@@ -219,7 +223,7 @@ def decode(data: bytes | memoryview) -> Snapshot:
         raise SnapshotError(f"not a snapshot record ({exc})") from None
     decoder = _DECODERS.get(version)
     if decoder is None:
-        raise SnapshotError(f"snapshot version {version} is not known to this version of the "
+        raise UnknownVersion(f"snapshot version {version} is not known to this version of the "
                             f"exchange (it reads versions 1 to {SNAPSHOT_VERSION}); was it "
                             "written by a newer one?")
     try:
