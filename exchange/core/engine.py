@@ -14,11 +14,27 @@ business refusals create a ``rejected`` order that keeps its id.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from exchange.core import failpoints
 from exchange.core.accounts import Account, Position, UserInfo
 from exchange.core.book import OrderBook
+from exchange.core.commands import (
+    Cancel,
+    CancelAll,
+    Command,
+    Deposit,
+    Expire,
+    ExpireSession,
+    Halt,
+    MarketOpen,
+    Modify,
+    Pause,
+    Place,
+    Resume,
+    Withdraw,
+)
 from exchange.core.invariants import check_invariants
 from exchange.core.lifecycle import OrderLifecycle
 from exchange.core.marketdata import INTERVALS, Candle, MarketData
@@ -362,9 +378,66 @@ class Exchange(OrderLifecycle):
         account.cash -= amount
         return account
 
+    # -- command records ----------------------------------------------------------------
+    def apply(self, cmd: Command) -> Outcome:
+        """Run one command record (:mod:`exchange.core.commands`): the one entry point.
+
+        The server runs every state-changing command this way, with the same record it
+        journals, and replay runs the journal's records this way again, so that a
+        command cannot run differently live and in recovery. Refusals raise
+        :class:`CommandError` as the keyword methods do. Deposit, withdraw, halt and
+        market open return an empty :class:`Outcome` (they touch no order; a caller
+        that wants the account looks it up).
+        """
+        return _RUN[type(cmd)](self, cmd)
+
     # -- audit --------------------------------------------------------------------------
     def check_invariants(self) -> None:
         """Check the engine's invariants (see :mod:`exchange.core.invariants`).
 
         Raises :class:`~exchange.core.errors.InvariantError` for the first that fails."""
         check_invariants(self)
+
+
+# How each command record runs on the engine: by its type, one dict lookup (the place path
+# is hot). Module functions rather than bound methods, so that an Exchange holds no table.
+def _place(ex: Exchange, c: Place) -> Outcome:
+    return ex.place(c.user, c.symbol, c.side, c.qty, c.time, kind=c.kind, tif=c.tif,
+                    price=c.price, stop_price=c.stop_price, expires_at=c.expires_at,
+                    post_only=c.post_only, stp=c.stp, client_order_id=c.client_order_id)
+
+
+def _halt(ex: Exchange, c: Halt) -> Outcome:
+    ex.set_halted(c.symbol, c.halted)
+    return Outcome()
+
+
+def _market_open(ex: Exchange, c: MarketOpen) -> Outcome:
+    ex.set_market_open(c.is_open)
+    return Outcome()
+
+
+def _deposit(ex: Exchange, c: Deposit) -> Outcome:
+    ex.deposit(c.user, c.amount)
+    return Outcome()
+
+
+def _withdraw(ex: Exchange, c: Withdraw) -> Outcome:
+    ex.withdraw(c.user, c.amount)
+    return Outcome()
+
+
+_RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
+    Place: _place,
+    Modify: lambda ex, c: ex.modify(c.user, c.order_id, c.time, qty=c.qty, price=c.price),
+    Cancel: lambda ex, c: ex.cancel(c.user, c.order_id, c.time),
+    Pause: lambda ex, c: ex.pause(c.user, c.order_id, c.time),
+    Resume: lambda ex, c: ex.resume(c.user, c.order_id, c.time),
+    CancelAll: lambda ex, c: ex.cancel_all(c.user, c.symbol, c.time),
+    Expire: lambda ex, c: ex.expire(c.symbol, c.time),
+    ExpireSession: lambda ex, c: ex.expire_session(c.symbol, c.time, c.everything),
+    Halt: _halt,
+    MarketOpen: _market_open,
+    Deposit: _deposit,
+    Withdraw: _withdraw,
+}

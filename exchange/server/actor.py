@@ -21,6 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from exchange.core import commands as C
 from exchange.core.orders import CANCELED, EXPIRED, REJECTED, STOP, STOP_LIMIT, Order
 from exchange.core.results import (
     CANCELED_EVENT,
@@ -184,13 +185,11 @@ class SymbolActor:
         # Recorded before it runs: a command that fails may still have expired orders on
         # its way, and the replay must fail (and expire) the same way. A record that
         # cannot be encoded raises NotRecordable (a CommandError) before anything ran.
-        if self.gateway.journal is not None:  # not even the tuple without a journal
-            self.gateway.record(("place", now, user, self.symbol, msg.side, qty, msg.kind, tif,
-                                 price, stop_price, expires_at, msg.post_only, msg.stp,
-                                 msg.client_order_id))
-        out = ex.place(user, self.symbol, msg.side, qty, now, kind=msg.kind, tif=tif,
-                       price=price, stop_price=stop_price, expires_at=expires_at,
-                       post_only=msg.post_only, stp=msg.stp, client_order_id=msg.client_order_id)
+        cmd = C.Place(now, user, self.symbol, msg.side, qty, msg.kind, tif, price, stop_price,
+                      expires_at, msg.post_only, msg.stp, msg.client_order_id)
+        if self.gateway.journal is not None:
+            self.gateway.record(cmd)
+        out = ex.apply(cmd)
         order = out.order
         assert order is not None
         reply: R.Message
@@ -211,8 +210,9 @@ class SymbolActor:
         qty = None if msg.qty is None else self.views.lots(spec, msg.qty)
         price = self.views.ticks(spec, msg.price)
         now = now_us()
-        self.gateway.record(("modify", now, user, order_id, qty, price))
-        out = self.exchange.modify(user, order_id, now, qty=qty, price=price)
+        cmd = C.Modify(now, user, order_id, qty, price)
+        self.gateway.record(cmd)
+        out = self.exchange.apply(cmd)
         order = out.order
         assert order is not None
         self.answer(session, slot, R.Modified(
@@ -222,6 +222,7 @@ class SymbolActor:
 
     def _order_op(self, op: str, reply_type: type[Any], with_fills: bool) -> Handler:
         """cancel, pause and resume share one shape: run, answer, publish."""
+        record = _ORDER_OPS[op]
         def handler(session: Session | None, slot: Slot | None, msg: Any, user: str) -> None:
             # Resolved here, not at the gateway: an order placed by a request still in
             # this queue (addressed by its client_order_id) exists by now.
@@ -229,9 +230,11 @@ class SymbolActor:
             order_id = found.order_id
             was_pending = not found.triggered  # a stop that resume may trigger
             now = now_us()
-            self.gateway.record((op, now, user, order_id))
-            out = getattr(self.exchange, op)(user, order_id, now)
+            cmd = record(now, user, order_id)
+            self.gateway.record(cmd)
+            out = self.exchange.apply(cmd)
             order = out.order
+            assert order is not None
             if with_fills:
                 reply = reply_type(order=self.views.order(order), ref=msg.ref,
                                    fills=[self.views.fill(t, order.side) for t in out.fills])
@@ -245,8 +248,9 @@ class SymbolActor:
                       arg: tuple[str, Callable[[list[int]], None]]) -> None:
         user, done = arg
         now = now_us()
-        self.gateway.record(("cancel_all", now, user, self.symbol))
-        out = self.exchange.cancel_all(user, self.symbol, now)
+        cmd = C.CancelAll(now, user, self.symbol)
+        self.gateway.record(cmd)
+        out = self.exchange.apply(cmd)
         done([o.order_id for o in out.orders])
         self.answered = True
         self.publish(out, session, None, bulk=out.orders)
@@ -255,16 +259,19 @@ class SymbolActor:
                           arg: tuple[bool, Callable[[list[int]], None] | None]) -> None:
         everything, done = arg
         now = now_us()
-        self.gateway.record(("expire_session", now, self.symbol, everything))
-        out = self.exchange.expire_session(self.symbol, now, everything)
+        cmd = C.ExpireSession(now, self.symbol, everything)
+        self.gateway.record(cmd)
+        out = self.exchange.apply(cmd)
         if done is not None:
             done([o.order_id for o in out.orders])
         self.answered = True
         self.publish(out, None, None)
 
     def do_halt(self, session: Session | None, slot: Slot | None, msg: Any, halted: bool) -> None:
-        self.gateway.record(("halt", self.symbol, halted))
-        self.exchange.set_halted(self.symbol, halted)
+        admin = session.user if session is not None and session.user is not None else ""
+        cmd = C.Halt(now_us(), admin, self.symbol, halted)
+        self.gateway.record(cmd)
+        self.exchange.apply(cmd)
         reply: R.Message = (R.Halted(symbol=self.symbol, ref=msg.ref) if halted
                             else R.TradingResumed(symbol=self.symbol, ref=msg.ref))
         self.answer(session, slot, reply)
@@ -273,8 +280,9 @@ class SymbolActor:
         now = now_us()
         if self.exchange.next_expiry(self.symbol) is None:
             return
-        self.gateway.record(("expire", now, self.symbol))
-        out = self.exchange.expire(self.symbol, now)
+        cmd = C.Expire(now, self.symbol)
+        self.gateway.record(cmd)
+        out = self.exchange.apply(cmd)
         self.publish(out, None, None)
 
     # -- publishing -----------------------------------------------------------------------------
@@ -428,6 +436,10 @@ def _named_as_sent(message: str, msg: Any) -> str:
         return f"client_order_id: {message[len('order_id: '):]}"
     return message
 
+
+_ORDER_OPS: dict[str, type[C.Cancel | C.Pause | C.Resume]] = {
+    "cancel": C.Cancel, "pause": C.Pause, "resume": C.Resume}
+"""The command record of each op on one order."""
 
 _EVENT_TYPES: dict[str, type[Any]] = {
     EXPIRED_EVENT: R.Expired,

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from exchange.core import commands as C
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
@@ -346,12 +347,10 @@ class Gateway(MarketDataOps):
             # refusal with nothing applied. A refusal by the engine changes nothing, so
             # its record is taken back (it is the last one, not yet committed).
             journal = self.journal
-            self.record(("deposit" if deposit else "withdraw", user, units))
+            cmd = (C.Deposit if deposit else C.Withdraw)(now_us(), user, units)
+            self.record(cmd)
             try:
-                if deposit:
-                    self.exchange.deposit(user, units)
-                else:
-                    self.exchange.withdraw(user, units)
+                self.exchange.apply(cmd)
             except CommandError:
                 if journal is not None:
                     journal.retract(journal.seq)
@@ -382,8 +381,9 @@ class Gateway(MarketDataOps):
             if busy is not None:
                 session.fulfil(slot, busy.busy_error(msg))
                 return
-            self.record(("market_open", False))  # before it is applied, see on_cash
-            self.exchange.set_market_open(False)
+            cmd = C.MarketOpen(now_us(), user, False)
+            self.record(cmd)  # before it is applied, see on_cash
+            self.exchange.apply(cmd)
             self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(slot, encode(
                 R.MarketClosed(count=len(ids), order_ids=ids, ref=msg.ref))))
         # It closes every book at once, so it waits for this session's earlier requests:
@@ -400,8 +400,9 @@ class Gateway(MarketDataOps):
 
     def on_open_market(self, session: Session, msg: M.OpenMarket) -> None:
         def work() -> R.Message:
-            self.record(("market_open", True))  # before it is applied, see on_cash
-            self.exchange.set_market_open(True)
+            cmd = C.MarketOpen(now_us(), session.user or "", True)
+            self.record(cmd)  # before it is applied, see on_cash
+            self.exchange.apply(cmd)
             return R.MarketOpened(ref=msg.ref)
         self._local(session, msg, work, login=True, admin=True, mutates=True)
 

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from exchange.core.commands import Command
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
@@ -176,10 +177,10 @@ class GatewayCore:
             self.journal.commit()
         session.hand_over()
 
-    def record(self, entry: tuple[Any, ...]) -> None:
+    def record(self, cmd: Command) -> None:
         """A state change, in the order it was applied: journaled when durable."""
         if self.journal is not None:
-            self.journal.append(entry)
+            self.journal.append(cmd)
 
     def recorded(self) -> int:
         """The number of the last record appended (0 without a journal): taken before a

@@ -10,11 +10,25 @@ Journal file format (version 2): the magic line ``EXJRNL2\n``, then records, eac
 
     u32 length (little-endian) | u32 crc32 of the 4 length bytes and the payload | payload
 
-where the payload is MessagePack of ``[seq, entry]``. The checksum covers the length, so
-a damaged length is caught as surely as a damaged payload. A segment that does not start
-with the magic line is version 1 (written before it existed): the same records, with the
-checksum over the payload only; it is read as such, so old data directories still load.
+where the payload is MessagePack of ``[seq, entry]`` and ``entry`` is a command record
+(:mod:`exchange.core.commands`) in its ``array_like`` encoding, ``[op, time, ...fields]``
+in the record's field order (``docs/JOURNAL.md`` lists every layout). The checksum
+covers the length, so a damaged length is caught as surely as a damaged payload. A
+segment that does not start with the magic line is version 1 (written before it
+existed): the same records, with the checksum over the payload only; it is read as
+such, so old data directories still load.
 The magic is written with a segment's first records, so an empty segment is empty.
+
+Records written before the command records existed are tuples of the same shape, and for
+eight ops (place, modify, cancel, pause, resume, cancel_all, expire, expire_session) they
+are byte for byte the encoding of today's record. Four ops gained fields: ``halt``
+(``[op, symbol, halted]``), ``market_open`` (``[op, is_open]``), ``deposit`` and
+``withdraw`` (``[op, user, amount]``) had no time and no user. Each gained fields, so
+their old records are told apart by their length and read with time 0 and user ""
+(nothing reads either for these ops). That needs no new segment version: the framing
+did not change and every record names its op. Replay (:func:`apply`) reads each record as
+its command record and runs it with ``Exchange.apply``, the same entry point the server
+uses live.
 
 After a crash the last record may be torn: a record that does not read back (length past
 the end of the file, checksum mismatch, undecodable) with no intact record numbered after
@@ -84,6 +98,11 @@ from typing import Any, Protocol
 import msgspec
 
 from exchange.core import snapshot as snapshot_records
+from exchange.core.commands import (
+    BY_TAG,
+    Command,
+    CommandRecord,
+)
 from exchange.core.engine import DEFAULT_MAX_OPEN_ORDERS, Exchange
 from exchange.core.results import CommandError
 from exchange.core.snapshot_format import SnapshotError, UnknownVersion
@@ -127,39 +146,40 @@ class JournalFailed(OSError):
 class Journal(Protocol):
     """Receives each applied command; ``commit`` makes everything appended durable."""
 
-    def append(self, entry: tuple[Any, ...]) -> None: ...
+    def append(self, cmd: Command) -> None: ...
     def commit(self) -> None: ...
 
 
 # -- applying records -------------------------------------------------------------------
 
-def _place(ex: Exchange, e: Entry) -> object:
-    (_, now, user, symbol, side, qty, kind, tif, price, stop_price, expires_at, post_only,
-     stp, cid) = e
-    return ex.place(user, symbol, side, qty, now, kind=kind, tif=tif, price=price,
-                    stop_price=stop_price, expires_at=expires_at, post_only=post_only,
-                    stp=stp, client_order_id=cid)
-
-
 Entry = list[Any] | tuple[Any, ...]
-"""One journal record's command: its op, then the arguments it ran with."""
+"""One journal record's command as read back: its op (the tag), then its fields."""
 
-# How each recorded op re-runs on the engine; the tuples are written by the gateway and
-# the actors (``Gateway.record``), in the same field order.
-_APPLY: dict[str, Callable[[Exchange, Entry], object]] = {
-    "place": _place,
-    "modify": lambda ex, e: ex.modify(e[2], e[3], e[1], qty=e[4], price=e[5]),
-    "cancel": lambda ex, e: ex.cancel(e[2], e[3], e[1]),
-    "pause": lambda ex, e: ex.pause(e[2], e[3], e[1]),
-    "resume": lambda ex, e: ex.resume(e[2], e[3], e[1]),
-    "cancel_all": lambda ex, e: ex.cancel_all(e[2], e[3], e[1]),
-    "expire": lambda ex, e: ex.expire(e[2], e[1]),
-    "expire_session": lambda ex, e: ex.expire_session(e[2], e[1], e[3]),
-    "halt": lambda ex, e: ex.set_halted(e[1], e[2]),
-    "market_open": lambda ex, e: ex.set_market_open(e[1]),
-    "deposit": lambda ex, e: ex.deposit(e[1], e[2]),
-    "withdraw": lambda ex, e: ex.withdraw(e[1], e[2]),
+# The records of segments written before the command records: four ops had no time and
+# no user. Told apart by their length (each gained fields), they are read with time 0
+# and user "" put in front of their fields (nothing reads either for these ops). Every
+# other op's old record is already the encoding of its command record.
+_LEGACY: dict[tuple[str, int], tuple[Any, ...]] = {
+    ("halt", 3): (0, ""),
+    ("market_open", 2): (0, ""),
+    ("deposit", 3): (0,),
+    ("withdraw", 3): (0,),
 }
+
+
+def command_of(entry: Entry) -> Command:
+    """The command record a journal record holds (either layout; see the module doc).
+
+    Raises ``msgspec.ValidationError`` for a record that is neither."""
+    op = entry[0]
+    missing = _LEGACY.get((op, len(entry)))
+    if missing is not None:
+        entry = [op, *missing, *entry[1:]]
+    record_type = BY_TAG.get(op)
+    if record_type is None:
+        raise msgspec.ValidationError(f"unknown journal record {op!r}")
+    # By the tag's own type: converting to the union would cost forty times as much.
+    return msgspec.convert(entry, record_type)
 
 
 def apply(exchange: Exchange, entry: Entry) -> None:
@@ -168,29 +188,26 @@ def apply(exchange: Exchange, entry: Entry) -> None:
     Commands that failed the first time fail the same way again (they were recorded
     because a failing command may still have expired orders on its way).
     """
-    run = _APPLY.get(entry[0])
-    if run is None:
-        raise ValueError(f"unknown journal record {entry[0]!r}")
+    cmd = command_of(entry)
     with contextlib.suppress(CommandError):
-        run(exchange, entry)
+        exchange.apply(cmd)
 
 
-# Field names of the recorded tuples, for the message of a record that cannot be encoded.
-_FIELDS: dict[str, tuple[str, ...]] = {
-    "place": ("op", "time", "user", "symbol", "side", "qty", "kind", "tif", "price",
-              "stop_price", "expire_at", "post_only", "stp", "client_order_id"),
-    "modify": ("op", "time", "user", "order_id", "qty", "price"),
-    "deposit": ("op", "user", "amount"),
-    "withdraw": ("op", "user", "amount"),
-}
+_AS_SENT = {"expires_at": "expire_at"}
+"""Record fields a request names otherwise (a refusal names the field as sent)."""
 
 
-def _field_of(entry: Entry) -> str:
-    """The field of ``entry`` that holds an integer msgpack cannot carry, else "request"."""
-    names = _FIELDS.get(entry[0], ())
-    for i, value in enumerate(entry):
-        if isinstance(value, int) and not -(2**63) <= value < 2**64 and i < len(names):
-            return names[i]
+def _field_of(cmd: Command | Entry) -> str:
+    """The field of ``cmd`` that holds an integer msgpack cannot carry, else "request"."""
+    record: CommandRecord
+    if isinstance(cmd, CommandRecord):
+        record = cmd
+    else:  # a record in the old layout, as older versions wrote (and tests still do)
+        record = BY_TAG[cmd[0]](*_LEGACY.get((cmd[0], len(cmd)), ()), *cmd[1:])
+    for name in record.__struct_fields__:
+        value = getattr(record, name)
+        if isinstance(value, int) and not -(2**63) <= value < 2**64:
+            return _AS_SENT.get(name, name)
     return "request"
 
 
@@ -636,8 +653,8 @@ class FileJournal:
         fsync_dir(self.dir)
 
     # -- writing --------------------------------------------------------------------------------
-    def append(self, entry: tuple[Any, ...]) -> None:
-        """Buffer one record; raises :class:`NotRecordable`, having changed nothing, if
+    def append(self, cmd: Command) -> None:
+        """Buffer one command record; raises :class:`NotRecordable`, having changed nothing, if
         it cannot be encoded.
 
         The record number is taken only once the record is encoded, so that a refusal
@@ -645,9 +662,9 @@ class FileJournal:
         """
         seq = self.seq + 1
         try:
-            payload = self._encoder.encode((seq, entry))
+            payload = self._encoder.encode((seq, cmd))
         except Exception as exc:  # OverflowError for an int past 64 bits, TypeError...
-            raise NotRecordable(f"{_field_of(entry)}: cannot be recorded ({exc})") from exc
+            raise NotRecordable(f"{_field_of(cmd)}: cannot be recorded ({exc})") from exc
         buffer = self._buffer
         self._undo = len(buffer)
         size = len(payload)

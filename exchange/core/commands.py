@@ -1,0 +1,131 @@
+"""The command records: one typed record for every command that may change state.
+
+A command exists in exactly this shape wherever it goes: the server builds the record
+once from a request, the journal writes it, replay reads it back, and
+:meth:`~exchange.core.engine.Exchange.apply` runs it. Adding a field is then one edit
+here, checked by the type checker at every place that builds or reads it.
+
+Each record carries its time (``time``, microseconds since the epoch; the engine reads no
+clock) and the user who gave it where there is one (the administrator for ``Halt`` and
+``MarketOpen``). Integers are engine units, exactly what the engine's methods take:
+lots, ticks and cash units; ``None`` means "not given" (see :mod:`exchange.core.engine`).
+
+The records are compact msgspec Structs forming one tagged union, :data:`Command`:
+``array_like`` (encoded as ``[tag, field, ...]`` in field order, no field names),
+``frozen`` (a record is a fact; nothing changes it on its way), and ``gc=False`` (they
+hold only strings, integers, booleans and None, so they can be in no reference cycle and
+the garbage collector need not track them). The tag is the op's name. The journal's
+record layout (see :mod:`exchange.server.journal`) is this encoding.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+from msgspec import Struct
+
+
+class CommandRecord(Struct, array_like=True, frozen=True, gc=False,
+                    forbid_unknown_fields=True):
+    """The base of every command record: the time it ran at.
+
+    (Each record repeats ``frozen=True``: msgspec inherits it, the type checker needs it.)
+
+    ``forbid_unknown_fields``: a record with more fields than its type has (written by a
+    later version) is refused on decoding rather than read without them."""
+
+    time: int
+
+
+class Place(CommandRecord, tag="place", frozen=True):
+    user: str
+    symbol: str
+    side: str
+    qty: int
+    kind: str
+    tif: str
+    price: int | None
+    stop_price: int | None
+    expires_at: int | None
+    post_only: bool
+    stp: str
+    client_order_id: str | None
+
+
+class Modify(CommandRecord, tag="modify", frozen=True):
+    user: str
+    order_id: int
+    qty: int | None
+    price: int | None
+
+
+class Cancel(CommandRecord, tag="cancel", frozen=True):
+    user: str
+    order_id: int
+
+
+class Pause(CommandRecord, tag="pause", frozen=True):
+    user: str
+    order_id: int
+
+
+class Resume(CommandRecord, tag="resume", frozen=True):
+    user: str
+    order_id: int
+
+
+class CancelAll(CommandRecord, tag="cancel_all", frozen=True):
+    user: str
+    symbol: str
+
+
+class Expire(CommandRecord, tag="expire", frozen=True):
+    """The timer of one book: expire what is due on it."""
+
+    symbol: str
+
+
+class ExpireSession(CommandRecord, tag="expire_session", frozen=True):
+    """Market close on one book: its ``day`` orders expire, or every live one."""
+
+    symbol: str
+    everything: bool
+
+
+class Halt(CommandRecord, tag="halt", frozen=True):
+    """Halt one symbol (``halted``) or resume trading in it; ``user`` is the administrator."""
+
+    user: str
+    symbol: str
+    halted: bool
+
+
+class MarketOpen(CommandRecord, tag="market_open", frozen=True):
+    """Open or close the whole market; ``user`` is the administrator."""
+
+    user: str
+    is_open: bool
+
+
+class Deposit(CommandRecord, tag="deposit", frozen=True):
+    user: str
+    amount: int
+
+
+class Withdraw(CommandRecord, tag="withdraw", frozen=True):
+    user: str
+    amount: int
+
+
+Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Expire
+                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw)
+"""Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
+
+COMMANDS: tuple[type[Command], ...] = (
+    Place, Modify, Cancel, Pause, Resume, CancelAll, Expire, ExpireSession, Halt,
+    MarketOpen, Deposit, Withdraw)
+"""Every command record type, in the union's order."""
+
+BY_TAG: dict[str, type[Command]] = {
+    str(t.__struct_config__.tag): t for t in COMMANDS}
+"""Each command record type by its tag (the op's name)."""

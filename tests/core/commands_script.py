@@ -1,0 +1,100 @@
+"""A run of every kind of command record, and what an exchange holds after it.
+
+Shared by the core's round-trip tests and the journal's replay tests: :func:`run_script`
+drives a fresh exchange through ``Exchange.apply`` with commands of every type (some of
+them refused, as a live server records refusals too) and returns the records it ran;
+:func:`state` is everything observable an exchange holds, to compare two of them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exchange.core import commands as C
+from exchange.core.engine import Exchange
+from exchange.core.results import CommandError
+from tests.core.helpers import OTHER, SYM, T0, USERS
+
+ORDER_FIELDS = ("order_id", "user", "symbol", "side", "kind", "tif", "qty", "price",
+                "stop_price", "status", "reason", "filled", "notional", "reserved",
+                "expires_at", "post_only", "stp", "client_order_id", "triggered")
+
+
+def place(t: int, user: str, side: str, qty: int, price: int | None, *, symbol: str = SYM,
+          kind: str = "limit", tif: str = "gtc", stop_price: int | None = None,
+          expires_at: int | None = None, post_only: bool = False, stp: str = "none",
+          cid: str | None = None) -> C.Place:
+    return C.Place(t, user, symbol, side, qty, kind, tif, price, stop_price, expires_at,
+                   post_only, stp, cid)
+
+
+def run_script(ex: Exchange) -> list[C.Command]:
+    """Run commands of every type on ``ex`` through ``apply``; the records, in order."""
+    ran: list[C.Command] = []
+
+    def do(cmd: C.Command) -> int | None:
+        ran.append(cmd)
+        try:
+            out = ex.apply(cmd)
+        except CommandError:
+            return None
+        return out.order.order_id if out.order is not None else None
+
+    t = T0
+    do(C.Deposit(t, "alice", 5_000))
+    do(C.Withdraw(t + 1, "bob", 2_000))
+    do(C.Withdraw(t + 2, "bob", 10**15))  # refused: more than bob has
+    resting = do(place(t + 3, "alice", "buy", 10, 100, cid="a-1"))
+    do(place(t + 4, "alice", "buy", 10, 100, cid="a-1"))  # a duplicate client id
+    do(place(t + 5, "bob", "sell", 4, 99))  # trades 4 with alice's order
+    assert resting is not None
+    do(C.Modify(t + 6, "alice", resting, 8, 101))
+    do(C.Pause(t + 7, "alice", resting))
+    do(C.Resume(t + 8, "alice", resting))
+    do(C.Modify(t + 9, "bob", resting, 1, None))  # refused: not bob's order
+    do(place(t + 10, "carol", "sell", 5, 150, tif="gtd", expires_at=t + 100))
+    do(C.Expire(t + 200, SYM))
+    do(place(t + 201, "carol", "buy", 3, 90, tif="day"))
+    do(place(t + 202, "bob", "sell", 2, None, kind="stop", stop_price=95))
+    do(place(t + 203, "carol", "sell", 2, 200, post_only=True))
+    do(C.ExpireSession(t + 300, SYM, False))
+    do(C.Cancel(t + 301, "alice", resting))
+    do(C.Cancel(t + 302, "alice", resting))  # refused: already canceled
+    for i in range(3):
+        do(place(t + 310 + i, "bob", "buy", 1 + i, 50 + i, symbol=OTHER))
+    do(C.CancelAll(t + 320, "bob", OTHER))
+    do(C.Halt(t + 400, "admin", SYM, True))
+    do(place(t + 401, "alice", "buy", 1, 100))  # rejected: halted
+    do(C.Halt(t + 402, "admin", SYM, False))
+    do(C.MarketOpen(t + 500, "admin", False))
+    do(place(t + 501, "alice", "buy", 1, 100))  # rejected: market closed
+    do(C.MarketOpen(t + 502, "admin", True))
+    do(place(t + 503, "alice", "buy", 5, 120))
+    do(place(t + 504, "carol", "sell", 7, None, kind="market"))
+    do(place(t + 505, "bob", "sell", 1, 130, symbol=OTHER))
+    do(C.ExpireSession(t + 600, OTHER, True))
+    do(place(t + 601, "nobody", "buy", 1, 100))  # refused: not a user
+    return ran
+
+
+def state(ex: Exchange) -> dict[str, Any]:
+    """What the exchange holds: balances, positions, every order, books, tape, flags."""
+    accounts = {}
+    orders = {}
+    for user in USERS:
+        acct = ex.account(user)
+        accounts[user] = (acct.cash, acct.reserved_cash, acct.open_orders,
+                          sorted((s, p.qty, p.reserved, p.cost, p.realized)
+                                 for s, p in acct.positions.items()))
+        for order in ex.orders_of(user, live_only=False):
+            orders[order.order_id] = tuple(getattr(order, f) for f in ORDER_FIELDS)
+    books = {}
+    for symbol in (SYM, OTHER):
+        md = ex.market_data(symbol)
+        books[symbol] = (ex.depth(symbol, 1000), ex.books[symbol].halted, md.last,
+                         md.volume, ex.next_expiry(symbol))
+    fills = {user: [(t.trade_id, t.price, t.qty, side) for t, side in ex.fills_of(user)]
+             for user in USERS}
+    return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
+            "market_open": ex.market_open, "next_order_id": ex.next_order_id,
+            "next_trade_id": ex.next_trade_id}
