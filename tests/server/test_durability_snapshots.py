@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from exchange.core.commands import Command, Deposit, Place
 from exchange.core.engine import Exchange
 from exchange.core.snapshot import capture
 from exchange.server.config import demo_config
@@ -35,13 +36,13 @@ def busy_exchange() -> Exchange:
     return ex
 
 
-def entries() -> list[tuple[Any, ...]]:
+def entries() -> list[Command]:
     """The journal records of ``busy_exchange`` (its three commands)."""
-    return [("place", 1_000, "alice", "AAPL", "buy", 5, "limit", "gtc", 14_000, None, None,
-             False, "none", None),
-            ("place", 2_000, "bob", "AAPL", "sell", 2, "limit", "gtc", 14_000, None, None,
-             False, "none", None),
-            ("deposit", "carol", 700)]
+    return [Place(1_000, "alice", "AAPL", "buy", 5, "limit", "gtc", 14_000, None, None,
+                  False, "none", None),
+            Place(2_000, "bob", "AAPL", "sell", 2, "limit", "gtc", 14_000, None, None,
+                  False, "none", None),
+            Deposit(3_000, "carol", 700)]
 
 
 def write_old_snapshot(path: Path, payload_object: object) -> None:
@@ -112,7 +113,7 @@ def test_upgrade_converts_old_snapshots_and_recovery_replays_after_them(
     write_old_snapshot(tmp_path / OLD, (3, 1234, ex))
     journal = FileJournal(tmp_path, ex, 3)  # the segment after it, as the server kept it
     ex.deposit("dave", 5)
-    journal.append(("deposit", "dave", 5))
+    journal.append(Deposit(4_000, "dave", 5))
     journal.close()
     status, report = upgrade(tmp_path)
     assert (status, report) == (0, f"{OLD}: converted to {SNAP}")
