@@ -200,3 +200,21 @@ def test_layers() -> None:
         for bad in sorted(_imports_from(module, everything, forbidden)):
             broken.append(f"{module} imports {bad}")
     assert not broken, "\n".join(broken)
+
+
+SYMBOL_ENGINE = ("exchange.core.book", "exchange.core.matching", "exchange.core.lifecycle",
+                 "exchange.core.marketdata", "exchange.core.orders", "exchange.core.store",
+                 "exchange.core.ports", "exchange.core.results")
+"""The symbol engine's modules: books, matching, stops, expiry, market data."""
+
+
+def test_the_symbol_engine_knows_nothing_of_accounts() -> None:
+    """It reaches the risk part only through ``exchange.core.ports.RiskPort``: no module of
+    it imports the account or risk code, even for annotations, so that it can run where
+    the accounts are not (a compiled build, a shard in another process)."""
+    _, everything = _graph(type_checking=True)
+    broken = [f"{module} imports {bad}" for module in SYMBOL_ENGINE
+              for bad in sorted(_imports_from(module, everything, (
+                  "exchange.core.accounts", "exchange.core.risk", "exchange.core.engine")))]
+    assert not broken, "\n".join(broken)
+    assert "exchange.core.ports" in everything["exchange.core.matching"]

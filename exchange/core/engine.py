@@ -1,5 +1,12 @@
 """The exchange's commands: everything a request can do to orders and accounts.
 
+:class:`Exchange` joins the two parts of the core in one process: the risk part
+(:class:`~exchange.core.risk.Risk`, accounts keyed by user) and the symbol engine
+(:mod:`~exchange.core.matching` and :mod:`~exchange.core.lifecycle`: books, matching,
+stops, expiry, market data), which reaches risk only through its
+:class:`~exchange.core.ports.RiskPort`. A place runs risk's hold, then the engine,
+which settles each fill and releases each ended order through the port.
+
 :class:`Exchange` is synchronous and has no clock: every command that depends on time
 takes ``now`` (microseconds since the epoch). Run on one thread, a command is atomic:
 it checks, reserves, matches and settles before the next one starts, which is why no
@@ -15,10 +22,10 @@ business refusals create a ``rejected`` order that keeps its id.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exchange.core import failpoints
-from exchange.core.accounts import Account, Position, UserInfo
+from exchange.core.accounts import Account, Accounts, UserInfo
 from exchange.core.book import OrderBook
 from exchange.core.commands import (
     Cancel,
@@ -58,10 +65,14 @@ from exchange.core.orders import (
     start_as,
 )
 from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
+from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, Risk
 from exchange.core.store import MemoryStore, Store
-from exchange.core.symbols import INT64_MAX, Money, SymbolSpec, cash_decimals_for
+from exchange.core.symbols import Money, SymbolSpec, cash_decimals_for
 
-DEFAULT_MAX_OPEN_ORDERS = 100_000
+if TYPE_CHECKING:
+    from exchange.core.interface import Engine
+
+__all__ = ["DEFAULT_MAX_OPEN_ORDERS", "Exchange"]
 NEEDS_PRICE = {LIMIT: True, STOP_LIMIT: True, MARKET: False, STOP: False}
 NEEDS_STOP = {LIMIT: False, MARKET: False, STOP: True, STOP_LIMIT: True}
 
@@ -76,10 +87,11 @@ class Exchange(OrderLifecycle):
         store: Store | None = None,
         max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
     ) -> None:
-        super().__init__(store if store is not None else MemoryStore())
         specs = list(symbols)
         cash_decimals = cash_decimals_for(specs)
         self.money = Money(cash_decimals)
+        self.risk: Risk = Risk(self.money, max_open_orders)
+        super().__init__(store if store is not None else MemoryStore(), self.risk)
         for spec in specs:
             if spec.symbol in self.specs:
                 raise ValueError(f"duplicate symbol {spec.symbol!r}")
@@ -87,8 +99,24 @@ class Exchange(OrderLifecycle):
             self.specs[spec.symbol] = spec
             self.books[spec.symbol] = OrderBook(spec)
             self.market[spec.symbol] = MarketData()
-        self.max_open_orders = max_open_orders
         self.market_open = True
+
+    @property
+    def accounts(self) -> Accounts:
+        """Every account (the risk part's; read them, change them through commands)."""
+        return self.risk.accounts
+
+    @property
+    def max_open_orders(self) -> int:
+        return self.risk.max_open_orders
+
+    @max_open_orders.setter
+    def max_open_orders(self, value: int) -> None:
+        self.risk.max_open_orders = value
+
+    def account(self, user: str) -> Account:
+        """The user's account; ``auth_required`` for a user the exchange does not know."""
+        return self.risk.account(user)
 
     # -- set-up -----------------------------------------------------------------------
     def add_user(
@@ -104,7 +132,7 @@ class Exchange(OrderLifecycle):
             spec = self._spec(symbol)
             ref = spec.reference_price or 0
             priced[symbol] = (lots, lots * ref * spec.mult)
-        return self.accounts.add(info, cash, priced)
+        return self.risk.add_user(info, cash, priced)
 
     # -- place ------------------------------------------------------------------------
     def place(
@@ -130,8 +158,8 @@ class Exchange(OrderLifecycle):
         the order's constructor, the store and the book; every other case goes through
         the same helpers the other commands use.
         """
-        account = self.accounts.by_user.get(user)
-        if account is None:
+        risk = self.risk
+        if risk.find_account(user) is None:
             raise CommandError("auth_required", "user: not a registered user")
         book = self.books.get(symbol)
         if book is None:
@@ -149,11 +177,6 @@ class Exchange(OrderLifecycle):
         self.next_order_id = oid + 1
         order = Order(oid, user, symbol, side, kind, tif, qty, price or None, stop_price or None,
                       now, expires_at, post_only, stp, client_order_id)
-        order.account = account
-        position = account.positions.get(symbol)
-        if position is None:
-            position = account.position(symbol)
-        order.position = position
         out = Outcome(order)
         expiries = book.expiries
         if expiries and expiries[0][0] <= now:
@@ -162,24 +185,22 @@ class Exchange(OrderLifecycle):
         bad_price = ((price is not None and price <= 0)
                      or (stop_price is not None and stop_price <= 0))
         if (not self.market_open or book.halted or qty <= 0 or bad_price
-                or account.open_orders >= self.max_open_orders
                 or (price is not None and spec.price_band is not None
                     and not spec.band_allows(price, self.market[symbol].last))):
-            refusal = self._reject_reason(book, order, bad_price)
-            assert refusal is not None  # the condition above is the union of its cases
+            self._reject(order, self._reject_reason(book, order, bad_price))
+        elif (refusal := risk.hold(order, spec.mult)) is not None:
             self._reject(order, refusal)
-        elif self._reserve(book, order, account, position):
+        else:
             if failpoints.ACTIVE:  # a fault after cash or shares are reserved (tests)
                 failpoints.hit("place.after_reserve")
             if post_only and self._crosses(book, side, price):  # type: ignore[arg-type]
-                self._release(order)
+                risk.release(order)
                 self._reject(order, "would_take")
             elif kind == MARKET and (reason := self._market_reject(book, order)) is not None:
-                self._release(order)
+                risk.release(order)
                 self._reject(order, reason)
             else:
                 self.store.add_order(order)
-                account.open_orders += 1
                 if kind == LIMIT and tif != FOK and not self._crosses(book, side, price):  # type: ignore[arg-type]
                     if tif == IOC:
                         self._end(order, EXPIRED, None)
@@ -194,26 +215,6 @@ class Exchange(OrderLifecycle):
         if book.bids.dirty or book.asks.dirty:
             out.book_changes = book.end_step()
         return out
-
-    def _reserve(self, book: OrderBook, order: Order, account: Account,
-                 position: Position) -> bool:
-        """Reserve what the order may spend, or reject it for want of cash or holdings."""
-        if order.side == BUY:
-            if order.kind == MARKET or order.kind == STOP:
-                return True  # pays from the cash available when it trades
-            need = order.qty * order.price * book.spec.mult  # type: ignore[operator]
-            if need > account.cash - account.reserved_cash:
-                self._reject(order, "insufficient_funds")
-                return False
-            order.reserved = need
-            account.reserved_cash += need
-            return True
-        if order.qty > position.qty - position.reserved:
-            self._reject(order, "insufficient_holdings")
-            return False
-        order.reserved = order.qty
-        position.reserved += order.qty
-        return True
 
     def _check_shape(self, kind: str, tif: str, price: int | None, stop_price: int | None,
                      expires_at: int | None, post_only: bool, now: int) -> None:
@@ -235,7 +236,8 @@ class Exchange(OrderLifecycle):
         if expires_at is not None and expires_at <= now:
             raise CommandError("bad_request", "expire_at: is in the past")
 
-    def _reject_reason(self, book: OrderBook, order: Order, bad_price: bool) -> str | None:
+    def _reject_reason(self, book: OrderBook, order: Order, bad_price: bool) -> str:
+        """Why the engine refuses an order before any hold (the first case that holds)."""
         if not self.market_open:
             return "market_closed"
         if book.halted:
@@ -244,12 +246,7 @@ class Exchange(OrderLifecycle):
             return "bad_qty"
         if bad_price:
             return "bad_price"
-        price = order.price
-        if price is not None and not book.spec.band_allows(price, self.market[order.symbol].last):
-            return "price_band"
-        if order.account.open_orders >= self.max_open_orders:  # type: ignore[union-attr]
-            return "too_many_orders"
-        return None
+        return "price_band"
 
     def _reject(self, order: Order, reason: str) -> None:
         start_as(order, REJECTED)
@@ -262,7 +259,7 @@ class Exchange(OrderLifecycle):
             best = book.best_ask()
             if best is None:
                 return "no_liquidity"
-            if order.account.available_cash < best * book.spec.mult:  # type: ignore[union-attr]
+            if self.risk.budget(order.user) < best * book.spec.mult:
                 return "insufficient_funds"
             return None
         return "no_liquidity" if book.best_bid() is None else None
@@ -344,39 +341,81 @@ class Exchange(OrderLifecycle):
         last = self.market_data(symbol).last
         return last if last is not None else self.specs[symbol].reference_price
 
+    def symbols(self) -> list[str]:
+        """Every symbol, in the configuration's order."""
+        return list(self.specs)
+
+    def spec(self, symbol: str) -> SymbolSpec:
+        """The symbol's grid and bounds; ``unknown_symbol`` for one the exchange lacks."""
+        return self._spec(symbol)
+
+    def top(self, symbol: str) -> tuple[int | None, int, int | None, int]:
+        """Best bid, its lots, best ask, its lots (a missing side is ``None, 0``)."""
+        book = self._book(symbol)
+        bid, ask = book.best_bid(), book.best_ask()
+        return (bid, 0 if bid is None else book.bids.levels[bid].total,
+                ask, 0 if ask is None else book.asks.levels[ask].total)
+
+    def last_price(self, symbol: str) -> int | None:
+        """The price of the symbol's last trade, if it has traded."""
+        return self.market_data(symbol).last
+
+    def book_seq(self, symbol: str) -> int:
+        """The visible book's sequence number (one more per command that changed it)."""
+        return self._book(symbol).seq
+
+    def halted(self, symbol: str) -> bool:
+        return self._book(symbol).halted
+
+    def track_book(self, symbol: str, on: bool) -> None:
+        """Whether commands return the visible book's changed levels (someone streams them)."""
+        self._book(symbol).track_changes = on
+
+    def order(self, order_id: int) -> Order | None:
+        """An order the exchange still keeps, whoever owns it (for administration)."""
+        return self.store.get_order(order_id)
+
+    def order_by_client_id(self, user: str, client_order_id: str) -> Order | None:
+        """The user's order of that client id, if the exchange still keeps it."""
+        return self.store.by_client_id(user, client_order_id)
+
+    def counts(self) -> tuple[int, int]:
+        """Orders placed and trades made since the exchange began."""
+        return self.next_order_id - 1, self.next_trade_id - 1
+
+    def orders(self) -> list[Order]:
+        """Every order the exchange still keeps, live or ended, by id."""
+        return list(self.store.all_orders().values())
+
+    def find_account(self, user: str) -> Account | None:
+        """The user's account, or None for a user the exchange does not know."""
+        return self.risk.find_account(user)
+
+    def users(self) -> list[Account]:
+        """Every account, in registration order."""
+        return list(self.risk)
+
+    def totals(self) -> tuple[int, dict[str, int]]:
+        """Total cash and lots per symbol across all users (conserved by trading)."""
+        return self.risk.totals()
+
+    def open_orders(self) -> int:
+        """Live orders on the whole exchange."""
+        return self.risk.open_orders()
+
     # -- cash ---------------------------------------------------------------------------
     def total_cash(self) -> int:
-        """The cash of every account together, in cash units.
-
-        Trades only move cash between accounts, so this changes only by deposits and
-        withdrawals; keeping it within INT64_MAX keeps every balance, reservation and
-        notional of every account within it too."""
-        return sum(account.cash for account in self.accounts)
+        """The cash of every account together, in cash units (see :meth:`Risk.total_cash`)."""
+        return self.risk.total_cash()
 
     def deposit(self, user: str, amount: int) -> Account:
-        if amount <= 0:
-            raise CommandError("bad_request", "amount: must be a positive amount of cash")
-        account = self.account(user)
-        room = INT64_MAX - self.total_cash()
-        if amount > room:
-            raise CommandError("bad_request", f"amount: at most {self.money.fmt(max(room, 0))}"
-                               " can be deposited now (all cash on the exchange together is "
-                               f"at most {self.money.fmt(INT64_MAX)})")
-        account.cash += amount
+        account = self.risk.deposit(user, amount)
         if failpoints.ACTIVE:  # a fault after the cash is credited (tests)
             failpoints.hit("deposit.after_credit")
         return account
 
     def withdraw(self, user: str, amount: int) -> Account:
-        if amount <= 0:
-            raise CommandError("bad_request", "amount: must be a positive amount of cash")
-        if amount > INT64_MAX:
-            raise CommandError("bad_request", f"amount: at most {self.money.fmt(INT64_MAX)}")
-        account = self.account(user)
-        if amount > account.available_cash:
-            raise CommandError("insufficient_funds", "amount: more than the available cash")
-        account.cash -= amount
-        return account
+        return self.risk.withdraw(user, amount)
 
     # -- command records ----------------------------------------------------------------
     def apply(self, cmd: Command) -> Outcome:
@@ -441,3 +480,8 @@ _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     Deposit: _deposit,
     Withdraw: _withdraw,
 }
+
+
+if TYPE_CHECKING:  # the Python build provides the whole interface (checked by mypy)
+    def _provides(ex: Exchange) -> Engine:
+        return ex

@@ -30,8 +30,10 @@ class Audited(Protocol):
     """What the checker reads of an exchange."""
 
     books: dict[str, OrderBook]
-    accounts: Accounts
     store: Store
+
+    @property
+    def accounts(self) -> Accounts: ...
 
 
 def _fail(rule: str, whose: object) -> InvariantError:

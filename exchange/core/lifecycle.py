@@ -8,7 +8,6 @@ checks the order's status against the table in :mod:`exchange.core.orders` first
 
 from __future__ import annotations
 
-from exchange.core.accounts import Account
 from exchange.core.book import OrderBook
 from exchange.core.matching import MatchingCore
 from exchange.core.orders import (
@@ -19,8 +18,6 @@ from exchange.core.orders import (
     PARTIALLY_FILLED,
     PAUSED,
     PENDING,
-    SELL,
-    STOP,
     Order,
     set_status,
 )
@@ -46,12 +43,6 @@ class OrderLifecycle(MatchingCore):
         if book is None:
             raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
         return book
-
-    def account(self, user: str) -> Account:
-        account = self.accounts.get(user)
-        if account is None:
-            raise CommandError("auth_required", "user: not a registered user")
-        return account
 
     def find(self, user: str, order_id: int | None = None,
              client_order_id: str | None = None) -> Order:
@@ -116,11 +107,7 @@ class OrderLifecycle(MatchingCore):
             book.unrest(order)
         order.qty = new_qty
         order.price = new_price
-        order.reserved += delta
-        if order.side == BUY:
-            order.account.reserved_cash += delta  # type: ignore[union-attr]
-        else:
-            order.position.reserved += delta  # type: ignore[union-attr]
+        self.risk.adjust(order, delta)
         if resting and not keeps_place:
             self._execute(book, order, now, out, addressed=True)
             if out.trades:
@@ -154,17 +141,7 @@ class OrderLifecycle(MatchingCore):
                 raise CommandError("bad_request", "price: a post_only order would take")
         new_qty = qty if qty is not None else order.qty
         new_price = price if price is not None else order.price
-        leaves = new_qty - order.filled
-        if order.side == SELL:
-            delta = leaves - order.reserved
-            if delta > order.position.available:  # type: ignore[union-attr]
-                raise CommandError("insufficient_holdings", "qty: not enough holdings available")
-        elif new_price is not None and order.kind != STOP:
-            delta = leaves * new_price * book.spec.mult - order.reserved
-            if delta > order.account.available_cash:  # type: ignore[union-attr]
-                raise CommandError("insufficient_funds", "qty: not enough cash available")
-        else:
-            delta = 0
+        delta = self.risk.rehold(order, new_qty - order.filled, new_price, book.spec.mult)
         return new_qty, new_price, delta
 
     def cancel(self, user: str, order_id: int, now: int) -> Outcome:

@@ -1,15 +1,18 @@
-"""Matching: the price-time walk, settlement, stop triggers and how an order finishes.
+"""The symbol engine's matching: the price-time walk, stop triggers, how an order finishes.
 
 This is the hot path, so it is written for CPython speed: attributes read into locals,
-no helper calls inside the per-fill loop, settlement inlined. The rules it implements
-are the protocol's:
+one call per fill (the settlement, on the risk part). It knows nothing of accounts:
+holds, budgets, settlement and releases go through the
+:class:`~exchange.core.ports.RiskPort` it is given. The rules it implements are the
+protocol's:
 
 * a buy trades with sells priced at or below its limit, lowest price first, oldest
   first within a price (sells mirror it); the trade price is the resting order's;
-* a fill settles both accounts at once: the buyer pays ``price * qty`` and releases
-  what it had reserved for those lots at its own limit (price improvement comes back),
-  the seller hands over the lots it had reserved and receives the cash;
-* a market buy spends only the cash available when it trades;
+* each fill is settled on both accounts as it happens (``risk.settle``), so a stop
+  triggered later in the same command sees every earlier fill's effect;
+* a market buy spends at most the cash budget risk gives it when it starts trading
+  (its available cash), less what it pays; a self-trade pays its own account and so
+  costs the budget nothing, exactly as the available cash would have it;
 * self-trade prevention follows the taker's ``stp`` mode;
 * a trade moves the last price, which may trigger stops; triggered stops trade in the
   same command, oldest first, until no more trigger.
@@ -20,7 +23,6 @@ top of each command that can match), so the walk itself never meets one.
 
 from __future__ import annotations
 
-from exchange.core.accounts import Accounts
 from exchange.core.book import OrderBook
 from exchange.core.errors import IllegalTransition
 from exchange.core.marketdata import MarketData
@@ -44,6 +46,7 @@ from exchange.core.orders import (
     Order,
     set_status,
 )
+from exchange.core.ports import RiskPort
 from exchange.core.results import (
     CANCELED_EVENT,
     EXPIRED_EVENT,
@@ -69,26 +72,16 @@ NO_CASH = "insufficient_funds"
 class MatchingCore:
     """State shared by all commands, and the matching machinery they use."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, risk: RiskPort) -> None:
         self.specs: dict[str, SymbolSpec] = {}
         self.books: dict[str, OrderBook] = {}
         self.market: dict[str, MarketData] = {}
-        self.accounts = Accounts()
+        self.risk = risk
         self.store = store
         self.next_order_id = 1
         self.next_trade_id = 1
 
     # -- ending orders ------------------------------------------------------------------
-    def _release(self, order: Order) -> None:
-        """Give back whatever the order still reserves."""
-        reserved = order.reserved
-        if reserved:
-            if order.side == BUY:
-                order.account.reserved_cash -= reserved  # type: ignore[union-attr]
-            else:
-                order.position.reserved -= reserved  # type: ignore[union-attr]
-            order.reserved = 0
-
     def _end(self, order: Order, status: str, reason: str | None) -> None:
         """Move a live order (already out of the book) to a terminal status.
 
@@ -97,8 +90,7 @@ class MatchingCore:
         if order.status != status:
             set_status(order, status)
         order.reason = reason
-        self._release(order)
-        order.account.open_orders -= 1  # type: ignore[union-attr]
+        self.risk.release(order)
         self.store.order_ended(order)
 
     def _take_out(self, book: OrderBook, order: Order) -> None:
@@ -154,7 +146,7 @@ class MatchingCore:
         need = order.qty - order.filled
         user = order.user
         stp = order.stp
-        cash = order.account.available_cash if (buy and limit is None) else None  # type: ignore[union-attr]
+        cash = self.risk.budget(order.user) if (buy and limit is None) else None
         mult = book.spec.mult
         prices = side.prices if buy else reversed(side.prices)
         for price in prices:
@@ -195,13 +187,12 @@ class MatchingCore:
         events = out.events
         trades = out.trades
         fills = out.fills
-        tacct = taker.account
-        tpos = taker.position
-        assert tacct is not None and tpos is not None
+        settle = self.risk.settle
         tuser = taker.user
         stp = taker.stp
         check_self = stp != STP_NONE
         cash_capped = buy and limit is None
+        budget = self.risk.budget(tuser) if cash_capped else 0
         taker_side = taker.side
         remaining = taker.qty - taker.filled
         if taker.status not in TAKER_MOVES:
@@ -229,47 +220,23 @@ class MatchingCore:
                 mleft = maker.qty - maker.filled
                 q = remaining if remaining < mleft else mleft
                 if cash_capped:
-                    afford = tacct.available_cash // (best * mult)
+                    afford = budget // (best * mult)
                     if afford < q:
                         q = afford
                         if not q:
                             stopped = NO_CASH
                             break
-                value = best * q * mult
+                    if maker.user != tuser:  # a self-trade pays the taker's own account
+                        budget -= best * q * mult
                 notional = best * q
                 if buy:
                     trade = Trade(self.next_trade_id, symbol, best, q, taker.order_id,
                                   maker.order_id, taker_side, now, tuser, maker.user)
-                    # buyer = taker
-                    tacct.cash -= value
-                    if taker.reserved:
-                        rel = taker.price * q * mult  # type: ignore[operator]
-                        taker.reserved -= rel
-                        tacct.reserved_cash -= rel
-                    tpos.qty += q
-                    tpos.cost += value
-                    # seller = maker
-                    mpos = maker.position
-                    mpos.sold(q, value)  # type: ignore[union-attr]
-                    mpos.reserved -= q  # type: ignore[union-attr]
-                    maker.reserved -= q
-                    maker.account.cash += value  # type: ignore[union-attr]
+                    settle(trade, taker, maker, mult)
                 else:
                     trade = Trade(self.next_trade_id, symbol, best, q, maker.order_id,
                                   taker.order_id, taker_side, now, maker.user, tuser)
-                    # buyer = maker, who reserved at its own price = the trade price
-                    macct = maker.account
-                    macct.cash -= value  # type: ignore[union-attr]
-                    macct.reserved_cash -= value  # type: ignore[union-attr]
-                    maker.reserved -= value
-                    mpos = maker.position
-                    mpos.qty += q  # type: ignore[union-attr]
-                    mpos.cost += value  # type: ignore[union-attr]
-                    # seller = taker
-                    tpos.sold(q, value)
-                    tpos.reserved -= q
-                    taker.reserved -= q
-                    tacct.cash += value
+                    settle(trade, maker, taker, mult)
                 self.next_trade_id += 1
                 maker.filled += q
                 maker.notional += notional

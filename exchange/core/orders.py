@@ -14,12 +14,9 @@ table once per walk and each partly filled maker inline.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from exchange.core.errors import IllegalTransition
-
-if TYPE_CHECKING:
-    from exchange.core.accounts import Account, Position
 
 BUY: Final = "buy"
 SELL: Final = "sell"
@@ -89,20 +86,20 @@ class Order:
     ``price`` and ``stop_price`` are ticks, ``qty``/``filled`` lots, ``notional`` the
     sum of ``price * qty`` over its fills (ticks x lots, for the average price),
     ``reserved`` what it still holds of its owner's account: cash units for a buy,
-    lots for a sell. Times are microseconds since the epoch, given by the caller.
-    ``account``/``position`` are direct references so settlement needs no lookups.
+    lots for a sell; it is the risk part's field (:mod:`exchange.core.risk` writes it,
+    the symbol engine never reads it). Times are microseconds since the epoch, given
+    by the caller. The order names its owner by user id only: it holds no reference to
+    an account, so the symbol engine that keeps it needs none.
     """
 
     __slots__ = (
         "accepted_at",
-        "account",
         "client_order_id",
         "expires_at",
         "filled",
         "kind",
         "notional",
         "order_id",
-        "position",
         "post_only",
         "price",
         "qty",
@@ -155,8 +152,6 @@ class Order:
         self.status: str = ACCEPTED
         self.reason: str | None = None
         self.triggered = kind in (LIMIT, MARKET)
-        self.account: Account | None = None
-        self.position: Position | None = None
 
     @property
     def leaves(self) -> int:

@@ -72,8 +72,7 @@ class SymbolActor:
         self.symbol = symbol
         self.exchange = gateway.exchange
         self.views = gateway.views
-        self.book = self.exchange.books[symbol]
-        self.spec = self.exchange.specs[symbol]
+        self.spec = self.exchange.spec(symbol)
         self.queue: asyncio.Queue[tuple[Handler, Session | None, Slot | None, Any, Any]] = (
             asyncio.Queue())  # bounded by submit(), see QUEUE_DEPTH
         self.task: asyncio.Task[None] | None = None
@@ -332,7 +331,8 @@ class SymbolActor:
             subscribers = gateway.subscribers("book", self.symbol)
             if subscribers:
                 bids, asks = changes
-                data = encode(R.BookUpdate(symbol=self.symbol, seq=self.book.seq,
+                seq = self.exchange.book_seq(self.symbol)
+                data = encode(R.BookUpdate(symbol=self.symbol, seq=seq,
                                            bids=views.levels(self.spec, bids),
                                            asks=views.levels(self.spec, asks)))
                 for sub in subscribers:
@@ -373,11 +373,11 @@ class SymbolActor:
 
     def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)
-        if self.exchange.market[self.symbol].last is not None:
+        if self.exchange.last_price(self.symbol) is not None:
             self._check_alerts()
 
     def _check_alerts(self) -> None:
-        last = self.exchange.market[self.symbol].last
+        last = self.exchange.last_price(self.symbol)
         if last is None:
             return
         keep = []

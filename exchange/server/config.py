@@ -89,6 +89,7 @@ class Config:
             for s in self.symbols
         ]
         exchange = Exchange(specs, max_open_orders=self.limits.max_open_orders)
+        specs_by_symbol = {spec.symbol: spec for spec in specs}
         for u in self.users:
             cash = exchange.money.parse_any(u.cash)
             if cash is None:
@@ -96,7 +97,7 @@ class Config:
                                   f"cash units (10^-{exchange.money.decimals})")
             holdings: dict[str, int] = {}
             for symbol, qty in u.holdings.items():
-                spec = exchange.specs.get(symbol)
+                spec = specs_by_symbol.get(symbol)
                 if spec is None:
                     raise ConfigError(f"users.{u.user}.holdings: unknown symbol {symbol!r}")
                 lots = 0 if qty == 0 else spec.qty_lots(qty)
@@ -117,7 +118,7 @@ class Config:
         the next start. Users the config no longer names keep what the directory holds.
         """
         for u in self.users:
-            account = exchange.accounts.get(u.user)
+            account = exchange.find_account(u.user)
             if account is not None:
                 account.info.token = u.token
                 account.info.token_hash = u.token_hash
@@ -128,16 +129,16 @@ def _check_totals(exchange: Exchange) -> None:
 
     Trades conserve cash and lots, so bounding the totals at load (and deposits later)
     bounds every balance and holding for good."""
-    cash, lots = exchange.accounts.totals()
+    cash, lots = exchange.totals()
     if cash > INT64_MAX:
         raise ConfigError(f"users: cash adds up to {exchange.money.fmt(cash)}, more than the "
                           f"{exchange.money.fmt(INT64_MAX)} the exchange can hold")
     for symbol, total in lots.items():
         if total > INT64_MAX:
-            spec = exchange.specs[symbol]
+            spec = exchange.spec(symbol)
             raise ConfigError(f"users: holdings of {symbol} add up to {spec.fmt_qty(total)}, "
                               f"more than {spec.fmt_qty(INT64_MAX)}")
-    for account in exchange.accounts:
+    for account in exchange.users():
         for symbol, pos in account.positions.items():
             if pos.cost > INT64_MAX:
                 raise ConfigError(f"users.{account.info.user}.holdings.{symbol}: worth more "

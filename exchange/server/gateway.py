@@ -88,7 +88,7 @@ class Gateway(MarketDataOps):
     def _decoy(self) -> TokenHash | None:
         """What a login for an unknown user is checked against when tokens are hashed:
         a hash as costly as the first configured one, so that its answer takes as long."""
-        for account in self.exchange.accounts:
+        for account in self.exchange.users():
             if account.info.token_hash:
                 return TokenHash.parse(account.info.token_hash).decoy()
         return None
@@ -136,7 +136,7 @@ class Gateway(MarketDataOps):
                                why=f"too many failed logins for this user; try again in "
                                    f"{math.ceil(locked)} s")
             return
-        account = self.exchange.accounts.get(msg.user)
+        account = self.exchange.find_account(msg.user)
         info = account.info if account is not None else None
         token_hash = info.token_hash if info is not None else ""
         if token_hash or (info is None and self._decoy_hash is not None):
@@ -176,7 +176,7 @@ class Gateway(MarketDataOps):
                        answer: Answer, ok: bool) -> None:
         if session.closed:
             return
-        account = self.exchange.accounts.get(msg.user) if ok else None
+        account = self.exchange.find_account(msg.user) if ok else None
         if account is None:
             self._login_failed(session, conn, msg, answer, counted=True,
                                why="unknown user or wrong token")
@@ -245,13 +245,13 @@ class Gateway(MarketDataOps):
         actor.submit(actor.do_place, session, slot, msg, user)
 
     def _order_actor(self, user: str, msg: Any) -> SymbolActor:
-        store = self.exchange.store
+        ex = self.exchange
         if msg.order_id is not None:
-            order = store.get_order(msg.order_id)
+            order = ex.order(msg.order_id)
             if order is None or order.user != user:
                 raise CommandError("unknown_order", f"order_id: no such order {msg.order_id}")
             return self.actors[order.symbol]
-        order = store.by_client_id(user, msg.client_order_id)
+        order = ex.order_by_client_id(user, msg.client_order_id)
         if order is not None:
             return self.actors[order.symbol]
         symbol = self.pending_cids.get((user, msg.client_order_id))
@@ -409,14 +409,15 @@ class Gateway(MarketDataOps):
     def on_stats(self, session: Session, msg: M.Stats) -> None:
         def work() -> R.Message:
             ex = self.exchange
+            orders, trades = ex.counts()
             counters = {
                 "sessions": len(self.sessions),
                 "users_online": len(self.user_sessions),
                 "sessions_opened": self.counters["sessions_opened"],
                 "requests": self.counters["requests"],
-                "orders": ex.next_order_id - 1,
-                "trades": ex.next_trade_id - 1,
-                "live_orders": sum(a.open_orders for a in ex.accounts),
+                "orders": orders,
+                "trades": trades,
+                "live_orders": ex.open_orders(),
             }
             for symbol, actor in self.actors.items():
                 counters[f"queue_depth.{symbol}"] = actor.queue.qsize()

@@ -41,7 +41,7 @@ class GatewayCore:
         self.exchange = exchange
         self.limits = limits
         self.views = Views(exchange)
-        self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.specs}
+        self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.symbols()}
         self.order_ops = {symbol: actor.order_handlers() for symbol, actor in self.actors.items()}
         self.sessions: dict[int, Session] = {}
         self.per_address: dict[str, int] = {}
@@ -297,8 +297,8 @@ class GatewayCore:
 
     def _track(self, symbol: str) -> None:
         """Books compute their level changes only while someone streams book or quote."""
-        self.exchange.books[symbol].track_changes = bool(
-            self.subs.get(("book", symbol)) or self.subs.get(("quote", symbol)))
+        self.exchange.track_book(symbol, bool(
+            self.subs.get(("book", symbol)) or self.subs.get(("quote", symbol))))
         if not self.subs.get(("quote", symbol)):
             # Nobody sees quotes now, so the last one pushed goes stale: forget it, or a
             # later subscriber misses the first change that happens to restore it.

@@ -64,11 +64,13 @@ class Views:
         self.exchange = exchange
         self.clock = Clock()
         self.money = exchange.money
-        self._qty_text: dict[str, dict[int, str]] = {s: {} for s in exchange.specs}
+        self.specs: dict[str, SymbolSpec] = {s: exchange.spec(s) for s in exchange.symbols()}
+        """The symbols' specs, read once: they do not change while the server runs."""
+        self._qty_text: dict[str, dict[int, str]] = {s: {} for s in self.specs}
         # Decimal -> ticks/lots per symbol: the same few prices arrive over and over, and a
         # dict lookup costs a tenth of the exact division (bounded like the text caches).
-        self._ticks: dict[str, dict[Decimal, int]] = {s: {} for s in exchange.specs}
-        self._lots: dict[str, dict[Decimal, int]] = {s: {} for s in exchange.specs}
+        self._ticks: dict[str, dict[Decimal, int]] = {s: {} for s in self.specs}
+        self._lots: dict[str, dict[Decimal, int]] = {s: {} for s in self.specs}
 
     # -- numbers --------------------------------------------------------------------------
     def price(self, spec: SymbolSpec, ticks: int | None) -> str | None:
@@ -86,7 +88,7 @@ class Views:
     # -- records --------------------------------------------------------------------------
     def order(self, order: Order, snap: Event | None = None) -> R.Order:
         """The ORDER record; ``snap`` gives the state at an event rather than now."""
-        spec = self.exchange.specs[order.symbol]
+        spec = self.specs[order.symbol]
         if snap is None:
             status, reason, filled, notional = (order.status, order.reason, order.filled,
                                                 order.notional)
@@ -116,7 +118,7 @@ class Views:
 
     def _trade_fields(self, trade: Trade) -> tuple[int, str, str, str, int, int, Any, str]:
         """The TRADE fields in field order; a FILL is these and three more."""
-        spec = self.exchange.specs[trade.symbol]
+        spec = self.specs[trade.symbol]
         return (trade.trade_id, trade.symbol, spec.fmt_price(trade.price),
                 self.qty(spec, trade.qty), trade.buy_order_id, trade.sell_order_id,
                 trade.taker_side, self.clock.fmt(trade.ts))
@@ -143,22 +145,21 @@ class Views:
     # -- replies built from state ---------------------------------------------------------
     def book(self, symbol: str, depth: int) -> R.BookReply:
         seq, bids, asks = self.exchange.depth(symbol, depth)
-        spec = self.exchange.specs[symbol]
+        spec = self.specs[symbol]
         return R.BookReply(symbol=symbol, seq=seq, bids=self.levels(spec, bids),
                            asks=self.levels(spec, asks))
 
     def quote(self, symbol: str) -> R.QuoteReply:
         ex = self.exchange
-        spec = ex.specs[symbol]
-        book = ex.books[symbol]
-        md = ex.market[symbol]
-        bid, ask = book.best_bid(), book.best_ask()
+        spec = self.specs[symbol]
+        md = ex.market_data(symbol)
+        bid, bid_qty, ask, ask_qty = ex.top(symbol)
         return R.QuoteReply(
             symbol=symbol,
             bid=self.price(spec, bid),
-            bid_qty=None if bid is None else self.qty(spec, book.bids.levels[bid].total),
+            bid_qty=None if bid is None else self.qty(spec, bid_qty),
             ask=self.price(spec, ask),
-            ask_qty=None if ask is None else self.qty(spec, book.asks.levels[ask].total),
+            ask_qty=None if ask is None else self.qty(spec, ask_qty),
             last=self.price(spec, md.last),
             open=self.price(spec, md.open),
             high=self.price(spec, md.high),
@@ -181,7 +182,7 @@ class Views:
         for symbol, pos in sorted(account.positions.items()):
             if not (pos.qty or pos.realized or pos.cost):
                 continue  # a symbol only ever ordered, never held: nothing to show
-            spec = ex.specs[symbol]
+            spec = self.specs[symbol]
             mark = ex.mark_price(symbol)
             value = pos.qty * (mark or 0) * spec.mult
             worth += value
@@ -191,7 +192,7 @@ class Views:
                 qty=self.qty(spec, pos.qty),
                 available=self.qty(spec, pos.available),
                 avg_cost=avg_cost,
-                last=self.price(spec, ex.market[symbol].last),
+                last=self.price(spec, ex.last_price(symbol)),
                 market_value=fmt(value),
                 unrealized_pnl=fmt(value - pos.cost),
                 realized_pnl=fmt(pos.realized),
@@ -211,14 +212,14 @@ class Views:
     def symbols(self) -> R.SymbolsReply:
         ex = self.exchange
         rows = []
-        for symbol, spec in ex.specs.items():
-            status = "halted" if ex.books[symbol].halted else (
+        for symbol, spec in self.specs.items():
+            status = "halted" if ex.halted(symbol) else (
                 "open" if ex.market_open else "closed")
             band = spec.price_band
             rows.append(R.SymbolInfo(
                 symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
                 lot_size=f"{spec.lot_size.normalize():f}",
-                last=self.price(spec, ex.market[symbol].last), status=status,
+                last=self.price(spec, ex.last_price(symbol)), status=status,
                 max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
                 reference_price=self.price(spec, spec.reference_price),
                 price_band=None if band is None else

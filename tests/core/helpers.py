@@ -8,8 +8,11 @@ the tests readable.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from exchange.core.accounts import Account, Position, UserInfo
-from exchange.core.engine import Exchange
+from exchange.core.builds import engine_factory
+from exchange.core.interface import Engine
 from exchange.core.orders import Order
 from exchange.core.results import Outcome
 from exchange.core.symbols import SymbolSpec
@@ -25,6 +28,18 @@ LOTS = 1_000
 USERS = ("alice", "bob", "carol")
 
 
+def new_exchange(symbols: Iterable[SymbolSpec], *, max_open_orders: int | None = None) -> Engine:
+    """An empty exchange of the build under test (``EXCHANGE_ENGINE``, default ``python``).
+
+    Every core test builds its exchange here and then uses only the
+    :class:`~exchange.core.interface.Engine` interface, so the same suite runs over
+    every build of the core."""
+    factory = engine_factory()
+    if max_open_orders is None:
+        return factory(symbols)
+    return factory(symbols, max_open_orders=max_open_orders)
+
+
 def make_exchange(
     *,
     users: tuple[str, ...] = USERS,
@@ -33,32 +48,32 @@ def make_exchange(
     reference_price: str | None = None,
     price_band: str | None = None,
     max_open_orders: int | None = None,
-) -> Exchange:
+) -> Engine:
     """Two symbols on the same grid; every user funded with ``cash`` and ``lots`` of each."""
     specs = [
         SymbolSpec.create(SYM, "0.01", "1", reference_price, price_band),
         SymbolSpec.create(OTHER, "0.01", "1"),
     ]
     if max_open_orders is None:
-        ex = Exchange(specs)
+        ex = new_exchange(specs)
     else:
-        ex = Exchange(specs, max_open_orders=max_open_orders)
+        ex = new_exchange(specs, max_open_orders=max_open_orders)
     for user in users:
         ex.add_user(UserInfo(user, name=user.title()), cash, {SYM: lots, OTHER: lots})
     return ex
 
 
-def account(ex: Exchange, user: str) -> Account:
-    acct = ex.accounts.get(user)
+def account(ex: Engine, user: str) -> Account:
+    acct = ex.find_account(user)
     assert acct is not None
     return acct
 
 
-def position(ex: Exchange, user: str, symbol: str = SYM) -> Position:
+def position(ex: Engine, user: str, symbol: str = SYM) -> Position:
     return account(ex, user).position(symbol)
 
 
-def buy(ex: Exchange, user: str, qty: int, price: int | None, now: int = T0,
+def buy(ex: Engine, user: str, qty: int, price: int | None, now: int = T0,
         **kw: object) -> Outcome:
     """A buy on the standard symbol: a limit at ``price``, or a market order if None."""
     if price is None:
@@ -66,7 +81,7 @@ def buy(ex: Exchange, user: str, qty: int, price: int | None, now: int = T0,
     return ex.place(user, SYM, "buy", qty, now, price=price, **kw)  # type: ignore[arg-type]
 
 
-def sell(ex: Exchange, user: str, qty: int, price: int | None, now: int = T0,
+def sell(ex: Engine, user: str, qty: int, price: int | None, now: int = T0,
          **kw: object) -> Outcome:
     if price is None:
         kw.setdefault("kind", "market")
@@ -84,17 +99,17 @@ def trades_of(out: Outcome) -> list[tuple[int, int, int, int]]:
     return [(t.price, t.qty, t.buy_order_id, t.sell_order_id) for t in out.trades]
 
 
-def book(ex: Exchange, symbol: str = SYM, depth: int = 100
+def book(ex: Engine, symbol: str = SYM, depth: int = 100
          ) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """The visible book as (bids, asks), best first."""
     _, bids, asks = ex.depth(symbol, depth)
     return bids, asks
 
 
-def seq(ex: Exchange, symbol: str = SYM) -> int:
+def seq(ex: Engine, symbol: str = SYM) -> int:
     return ex.depth(symbol, 1)[0]
 
 
-def totals(ex: Exchange) -> tuple[int, dict[str, int]]:
+def totals(ex: Engine) -> tuple[int, dict[str, int]]:
     """Cash and lots per symbol summed over every account."""
-    return ex.accounts.totals()
+    return ex.totals()

@@ -31,8 +31,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 from exchange.core.accounts import UserInfo
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.symbols import SymbolSpec
+from tests.core.helpers import new_exchange
 
 LOBSTER_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "lobster"
 """Where the sample files live: ../shared/data/lobster next to the repository."""
@@ -82,9 +83,9 @@ def read_messages(path: Path) -> list[Message]:
     return out
 
 
-def make_exchange() -> Exchange:
+def make_exchange() -> Engine:
     """A fresh exchange with the replay's one symbol and its well-funded users."""
-    ex = Exchange([SymbolSpec.create(SYMBOL, TICK, "1")], max_open_orders=10**9)
+    ex = new_exchange([SymbolSpec.create(SYMBOL, TICK, "1")], max_open_orders=10**9)
     for user in (*MAKERS, TAKER):
         ex.add_user(UserInfo(user), CASH, {SYMBOL: HOLDINGS})
     return ex
@@ -94,7 +95,7 @@ def maker_of(lobster_id: int) -> str:
     return MAKERS[lobster_id % len(MAKERS)]
 
 
-def replay(ex: Exchange, messages: Iterable[Message],
+def replay(ex: Engine, messages: Iterable[Message],
            tape: list[tuple[int, int, int, int]] | None = None) -> int:
     """Feed the messages through ``ex``; returns the number of engine commands sent.
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from exchange.core.accounts import UserInfo
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.results import CommandError
 from exchange.core.symbols import SymbolSpec
 from tests.core.helpers import (
@@ -18,6 +18,7 @@ from tests.core.helpers import (
     account,
     buy,
     make_exchange,
+    new_exchange,
     placed,
     position,
     sell,
@@ -25,7 +26,7 @@ from tests.core.helpers import (
 )
 
 
-def test_buy_reserves_qty_times_price_and_sell_reserves_lots(ex: Exchange) -> None:
+def test_buy_reserves_qty_times_price_and_sell_reserves_lots(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 7, 12345))
     s = placed(sell(ex, "alice", 9, 13000))
     acct = account(ex, "alice")
@@ -36,7 +37,7 @@ def test_buy_reserves_qty_times_price_and_sell_reserves_lots(ex: Exchange) -> No
     assert acct.cash == CASH  # reserving moves nothing
 
 
-def test_fill_settles_both_accounts_at_the_makers_price(ex: Exchange) -> None:
+def test_fill_settles_both_accounts_at_the_makers_price(ex: Engine) -> None:
     placed(sell(ex, "alice", 5, 10000))
     b = placed(buy(ex, "bob", 3, 10200, T0 + 1))
     alice, bob = account(ex, "alice"), account(ex, "bob")
@@ -46,7 +47,7 @@ def test_fill_settles_both_accounts_at_the_makers_price(ex: Exchange) -> None:
     assert (position(ex, "bob").qty, position(ex, "bob").reserved) == (LOTS + 3, 0)
 
 
-def test_price_improvement_is_released_at_once(ex: Exchange) -> None:
+def test_price_improvement_is_released_at_once(ex: Engine) -> None:
     placed(sell(ex, "alice", 1, 9800))
     b = placed(buy(ex, "bob", 3, 10000, T0 + 1))
     bob = account(ex, "bob")
@@ -57,7 +58,7 @@ def test_price_improvement_is_released_at_once(ex: Exchange) -> None:
     assert account(ex, "carol").cash == CASH + 20000
 
 
-def test_sell_taker_receives_the_bid_price(ex: Exchange) -> None:
+def test_sell_taker_receives_the_bid_price(ex: Engine) -> None:
     buy(ex, "alice", 2, 10100)
     sell(ex, "bob", 2, 9000, T0 + 1)
     assert account(ex, "bob").cash == CASH + 20200
@@ -65,7 +66,7 @@ def test_sell_taker_receives_the_bid_price(ex: Exchange) -> None:
     assert account(ex, "alice").reserved_cash == 0
 
 
-def test_trading_conserves_cash_and_lots(ex: Exchange) -> None:
+def test_trading_conserves_cash_and_lots(ex: Engine) -> None:
     before = totals(ex)
     sell(ex, "alice", 5, 10000)
     buy(ex, "bob", 2, 10100, T0 + 1)
@@ -77,7 +78,7 @@ def test_trading_conserves_cash_and_lots(ex: Exchange) -> None:
 
 def test_settlement_with_a_lot_that_is_not_one() -> None:
     """0.001 BTC lots, 0.5 ticks: cash in units of 0.0001, one lot at one tick is 5 units."""
-    ex = Exchange([SymbolSpec.create("BTC", "0.5", "0.001")])
+    ex = new_exchange([SymbolSpec.create("BTC", "0.5", "0.001")])
     cash = ex.money.to_units(Decimal("100"))
     assert cash == 1_000_000
     ex.add_user(UserInfo("alice"), 0, {"BTC": 10_000})
@@ -92,7 +93,7 @@ def test_settlement_with_a_lot_that_is_not_one() -> None:
     ex.check_invariants()
 
 
-def test_deposit_and_withdraw(ex: Exchange) -> None:
+def test_deposit_and_withdraw(ex: Engine) -> None:
     acct = ex.deposit("alice", 150)
     assert acct is account(ex, "alice") and acct.cash == CASH + 150
     buy(ex, "alice", 1, CASH)  # reserves CASH
@@ -106,7 +107,7 @@ def test_deposit_and_withdraw(ex: Exchange) -> None:
 
 
 @pytest.mark.parametrize("amount", [0, -1])
-def test_deposit_and_withdraw_need_a_positive_amount(ex: Exchange, amount: int) -> None:
+def test_deposit_and_withdraw_need_a_positive_amount(ex: Engine, amount: int) -> None:
     for fn in (ex.deposit, ex.withdraw):
         with pytest.raises(CommandError) as err:
             fn("alice", amount)
@@ -114,7 +115,7 @@ def test_deposit_and_withdraw_need_a_positive_amount(ex: Exchange, amount: int) 
     assert account(ex, "alice").cash == CASH
 
 
-def test_unknown_user_cash_ops(ex: Exchange) -> None:
+def test_unknown_user_cash_ops(ex: Engine) -> None:
     for fn in (ex.deposit, ex.withdraw):
         with pytest.raises(CommandError) as err:
             fn("mallory", 1)
@@ -178,7 +179,7 @@ def test_the_basis_of_an_uneven_average_keeps_the_rounding_residue() -> None:
     assert (pos.qty, pos.cost, pos.realized) == (0, 0, 600 - 302)
 
 
-def test_deposit_does_not_change_the_basis(ex: Exchange) -> None:
+def test_deposit_does_not_change_the_basis(ex: Engine) -> None:
     pos = position(ex, "alice")
     before = (pos.qty, pos.cost, pos.realized)
     ex.deposit("alice", 10**6)

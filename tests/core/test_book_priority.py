@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from tests.core.helpers import T0, book, buy, placed, sell, trades_of
 
 
-def test_buy_takes_the_lowest_asks_first(ex: Exchange) -> None:
+def test_buy_takes_the_lowest_asks_first(ex: Engine) -> None:
     s101 = placed(sell(ex, "alice", 1, 10100))
     s100 = placed(sell(ex, "bob", 1, 10000))
     s102 = placed(sell(ex, "carol", 1, 10200))
@@ -20,7 +20,7 @@ def test_buy_takes_the_lowest_asks_first(ex: Exchange) -> None:
     assert b.status == "filled"
 
 
-def test_sell_takes_the_highest_bids_first(ex: Exchange) -> None:
+def test_sell_takes_the_highest_bids_first(ex: Engine) -> None:
     b99 = placed(buy(ex, "alice", 1, 9900))
     b101 = placed(buy(ex, "bob", 1, 10100))
     b100 = placed(buy(ex, "carol", 1, 10000))
@@ -34,7 +34,7 @@ def test_sell_takes_the_highest_bids_first(ex: Exchange) -> None:
     assert all(t.sell_order_id == s.order_id for t in out.trades)
 
 
-def test_oldest_first_within_a_price(ex: Exchange) -> None:
+def test_oldest_first_within_a_price(ex: Engine) -> None:
     first = placed(sell(ex, "carol", 2, 10000, T0))
     second = placed(sell(ex, "alice", 2, 10000, T0 + 1))
     third = placed(sell(ex, "bob", 2, 10000, T0 + 2))
@@ -49,7 +49,7 @@ def test_oldest_first_within_a_price(ex: Exchange) -> None:
         (second.order_id, 1), (third.order_id, 1)]
 
 
-def test_price_beats_time(ex: Exchange) -> None:
+def test_price_beats_time(ex: Engine) -> None:
     old = placed(buy(ex, "alice", 1, 10000, T0))
     better = placed(buy(ex, "bob", 1, 10001, T0 + 1))
     out = sell(ex, "carol", 1, 9000, T0 + 2)
@@ -57,7 +57,7 @@ def test_price_beats_time(ex: Exchange) -> None:
     assert old.status == "accepted"
 
 
-def test_trade_price_is_the_makers(ex: Exchange) -> None:
+def test_trade_price_is_the_makers(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     out = buy(ex, "bob", 1, 10500, T0 + 1)
     assert [t.price for t in out.trades] == [10000]
@@ -66,7 +66,7 @@ def test_trade_price_is_the_makers(ex: Exchange) -> None:
     assert [t.price for t in out.trades] == [9000]
 
 
-def test_depth_is_aggregated_best_first_and_limited(ex: Exchange) -> None:
+def test_depth_is_aggregated_best_first_and_limited(ex: Engine) -> None:
     buy(ex, "alice", 3, 9900)
     buy(ex, "bob", 2, 9900)
     buy(ex, "carol", 1, 9800)
@@ -83,13 +83,13 @@ def test_depth_is_aggregated_best_first_and_limited(ex: Exchange) -> None:
     assert book(ex, "MSFT") == ([], [])
 
 
-def test_depth_shows_leaves_not_original_qty(ex: Exchange) -> None:
+def test_depth_shows_leaves_not_original_qty(ex: Engine) -> None:
     sell(ex, "alice", 10, 10000)
     buy(ex, "bob", 4, 10000, T0 + 1)
     assert book(ex) == ([], [(10000, 6)])
 
 
-def test_paused_orders_are_left_out_of_the_book_and_of_matching(ex: Exchange) -> None:
+def test_paused_orders_are_left_out_of_the_book_and_of_matching(ex: Engine) -> None:
     paused = placed(sell(ex, "alice", 5, 10000))
     other = placed(sell(ex, "bob", 2, 10000, T0 + 1))
     ex.pause("alice", paused.order_id, T0 + 2)
@@ -100,7 +100,7 @@ def test_paused_orders_are_left_out_of_the_book_and_of_matching(ex: Exchange) ->
     assert paused.status == "paused" and paused.filled == 0
 
 
-def test_lowering_qty_keeps_the_place_in_the_queue(ex: Exchange) -> None:
+def test_lowering_qty_keeps_the_place_in_the_queue(ex: Engine) -> None:
     first = placed(sell(ex, "alice", 5, 10000, T0))
     second = placed(sell(ex, "bob", 5, 10000, T0 + 1))
     ex.modify("alice", first.order_id, T0 + 2, qty=3)
@@ -110,7 +110,7 @@ def test_lowering_qty_keeps_the_place_in_the_queue(ex: Exchange) -> None:
         (first.order_id, 3), (second.order_id, 1)]
 
 
-def test_raising_qty_sends_the_order_to_the_back(ex: Exchange) -> None:
+def test_raising_qty_sends_the_order_to_the_back(ex: Engine) -> None:
     first = placed(sell(ex, "alice", 5, 10000, T0))
     second = placed(sell(ex, "bob", 5, 10000, T0 + 1))
     ex.modify("alice", first.order_id, T0 + 2, qty=6)
@@ -120,7 +120,7 @@ def test_raising_qty_sends_the_order_to_the_back(ex: Exchange) -> None:
         (second.order_id, 5), (first.order_id, 1)]
 
 
-def test_a_new_price_goes_to_the_back_of_the_new_level(ex: Exchange) -> None:
+def test_a_new_price_goes_to_the_back_of_the_new_level(ex: Engine) -> None:
     mover = placed(sell(ex, "alice", 1, 10100, T0))
     waiting = placed(sell(ex, "bob", 1, 10000, T0 + 1))
     ex.modify("alice", mover.order_id, T0 + 2, price=10000)
@@ -129,7 +129,7 @@ def test_a_new_price_goes_to_the_back_of_the_new_level(ex: Exchange) -> None:
     assert [t.sell_order_id for t in out.trades] == [waiting.order_id, mover.order_id]
 
 
-def test_same_price_modify_keeps_the_place(ex: Exchange) -> None:
+def test_same_price_modify_keeps_the_place(ex: Engine) -> None:
     first = placed(sell(ex, "alice", 2, 10000, T0))
     second = placed(sell(ex, "bob", 2, 10000, T0 + 1))
     ex.modify("alice", first.order_id, T0 + 2, price=10000, qty=2)
@@ -138,7 +138,7 @@ def test_same_price_modify_keeps_the_place(ex: Exchange) -> None:
     assert second.filled == 0
 
 
-def test_resume_puts_the_order_at_the_back(ex: Exchange) -> None:
+def test_resume_puts_the_order_at_the_back(ex: Engine) -> None:
     first = placed(buy(ex, "alice", 1, 10000, T0))
     second = placed(buy(ex, "bob", 1, 10000, T0 + 1))
     ex.pause("alice", first.order_id, T0 + 2)

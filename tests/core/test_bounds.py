@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from exchange.core.accounts import UserInfo
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.results import CommandError
 from exchange.core.symbols import INT64_MAX, SymbolSpec, default_bounds
 from exchange.server.config import ConfigError, demo_config, parse_config
+from tests.core.helpers import new_exchange
 
 
 @pytest.mark.parametrize("mult", [1, 10, 10**4, 5 * 10**5, 10**12, INT64_MAX])
@@ -24,7 +25,7 @@ def test_default_bounds_fit(mult: int) -> None:
 def test_demo_market_bounds() -> None:
     ex = demo_config().build_exchange()
     got = {s: (spec.fmt_qty(spec.max_qty), spec.fmt_price(spec.max_price))
-           for s, spec in ex.specs.items()}
+           for s, spec in ((s, ex.spec(s)) for s in ex.symbols())}
     assert got == {"AAPL": ("10000000", "100000.00"), "MSFT": ("10000000", "100000.00"),
                    "TSLA": ("10000000", "100000.00"),
                    "BTC-USD": ("100000.0000", "10000000.00"),
@@ -68,8 +69,8 @@ def test_config_refuses_cash_or_holdings_past_int64() -> None:
         parse_config(data).build_exchange()
 
 
-def _exchange(cash: int) -> Exchange:
-    ex = Exchange([SymbolSpec.create("X", "0.01", "1")])
+def _exchange(cash: int) -> Engine:
+    ex = new_exchange([SymbolSpec.create("X", "0.01", "1")])
     ex.add_user(UserInfo("a", "", "", "", "t", False), cash)
     ex.add_user(UserInfo("b", "", "", "", "t", False), 0)
     return ex
@@ -81,7 +82,7 @@ def test_deposits_stop_at_the_exchange_wide_bound_and_change_nothing() -> None:
     with pytest.raises(CommandError) as err:
         ex.deposit("b", 7)
     assert err.value.code == "bad_request" and err.value.message.startswith("amount: ")
-    assert ex.accounts.get("b").cash == 4  # type: ignore[union-attr]
+    assert ex.find_account("b").cash == 4  # type: ignore[union-attr]
     ex.deposit("b", 6)
     assert ex.total_cash() == INT64_MAX
     with pytest.raises(CommandError):
@@ -95,7 +96,7 @@ def test_views_refuse_a_value_past_the_bound_naming_the_field() -> None:
     from exchange.server.views import Views
     ex = demo_config().build_exchange()
     views = Views(ex)
-    spec = ex.specs["BTC-USD"]
+    spec = ex.spec("BTC-USD")
     assert views.lots(spec, Decimal("100000.0000")) == 10**9
     with pytest.raises(CommandError, match=r"^qty: at most 100000.0000 for BTC-USD$"):
         views.lots(spec, Decimal("100000.0001"))
@@ -111,7 +112,7 @@ def test_a_snapshot_from_before_the_bounds_gets_the_default_bounds() -> None:
     import pickle
 
     ex = demo_config().build_exchange()
-    spec = ex.specs["BTC-USD"]
+    spec = ex.spec("BTC-USD")
     reduced = spec.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
     state = reduced[2]
     assert isinstance(state, tuple)
@@ -121,4 +122,4 @@ def test_a_snapshot_from_before_the_bounds_gets_the_default_bounds() -> None:
     old.__setstate__((None, old_slots))
     assert (old.max_price, old.max_qty) == (spec.max_price, spec.max_qty) == (10**9, 10**9)
     again = pickle.loads(pickle.dumps(ex))
-    assert again.specs["AAPL"].max_qty == ex.specs["AAPL"].max_qty
+    assert again.specs["AAPL"].max_qty == ex.spec("AAPL").max_qty

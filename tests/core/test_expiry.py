@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0, account, book, buy, placed, position, sell
 
 
-def test_gtd_order_expires_at_its_time_by_the_timer(ex: Exchange) -> None:
+def test_gtd_order_expires_at_its_time_by_the_timer(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 2, 10000, tif="gtd", expires_at=T0 + 100))
     assert ex.next_expiry(SYM) == T0 + 100
     assert ex.expire(SYM, T0 + 99).events == []
@@ -24,7 +24,7 @@ def test_gtd_order_expires_at_its_time_by_the_timer(ex: Exchange) -> None:
     assert ex.expire(SYM, T0 + 200).events == []
 
 
-def test_expire_takes_every_due_order_earliest_first(ex: Exchange) -> None:
+def test_expire_takes_every_due_order_earliest_first(ex: Engine) -> None:
     late = placed(sell(ex, "alice", 1, 11000, tif="gtd", expires_at=T0 + 30))
     early = placed(buy(ex, "bob", 1, 9000, tif="gtd", expires_at=T0 + 10))
     future = placed(buy(ex, "carol", 1, 9000, tif="gtd", expires_at=T0 + 50))
@@ -34,7 +34,7 @@ def test_expire_takes_every_due_order_earliest_first(ex: Exchange) -> None:
     assert ex.next_expiry(SYM) == T0 + 50
 
 
-def test_next_expiry_skips_orders_that_ended_otherwise(ex: Exchange) -> None:
+def test_next_expiry_skips_orders_that_ended_otherwise(ex: Engine) -> None:
     a = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
     b = placed(sell(ex, "bob", 1, 11000, tif="gtd", expires_at=T0 + 20))
     c = placed(buy(ex, "carol", 1, 9000, tif="gtd", expires_at=T0 + 30))
@@ -47,7 +47,7 @@ def test_next_expiry_skips_orders_that_ended_otherwise(ex: Exchange) -> None:
     assert ex.next_expiry(OTHER) is None
 
 
-def test_expired_orders_never_trade(ex: Exchange) -> None:
+def test_expired_orders_never_trade(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 1, 10000, tif="gtd", expires_at=T0 + 10))
     out = buy(ex, "bob", 1, 10000, T0 + 10)  # no timer ran: the match expires it first
     b = placed(out)
@@ -58,7 +58,7 @@ def test_expired_orders_never_trade(ex: Exchange) -> None:
     assert book(ex) == ([(10000, 1)], [])
 
 
-def test_an_order_trades_until_its_expiry_time(ex: Exchange) -> None:
+def test_an_order_trades_until_its_expiry_time(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 2, 10000, tif="gtd", expires_at=T0 + 10))
     buy(ex, "bob", 1, 10000, T0 + 9)
     assert (s.status, s.filled) == ("partially_filled", 1)
@@ -67,7 +67,7 @@ def test_an_order_trades_until_its_expiry_time(ex: Exchange) -> None:
     assert (s.status, s.filled, s.leaves, s.reserved) == ("expired", 1, 0, 0)
 
 
-def test_lazy_expiry_runs_in_every_command_on_the_book(ex: Exchange) -> None:
+def test_lazy_expiry_runs_in_every_command_on_the_book(ex: Engine) -> None:
     due = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
     mine = placed(buy(ex, "bob", 1, 9000))
     out = ex.pause("bob", mine.order_id, T0 + 10)
@@ -86,7 +86,7 @@ def test_lazy_expiry_runs_in_every_command_on_the_book(ex: Exchange) -> None:
     assert [e.order for e in out.events] == [due]
 
 
-def test_lazy_expiry_of_the_addressed_order_makes_it_not_live(ex: Exchange) -> None:
+def test_lazy_expiry_of_the_addressed_order_makes_it_not_live(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
     with pytest.raises(CommandError) as err:
         ex.cancel("alice", b.order_id, T0 + 10)
@@ -98,7 +98,7 @@ def test_lazy_expiry_of_the_addressed_order_makes_it_not_live(ex: Exchange) -> N
     assert [(e.kind, e.order, e.status) for e in outcome.events] == [("expired", b, "expired")]
 
 
-def test_a_refusal_that_expired_nothing_carries_no_outcome(ex: Exchange) -> None:
+def test_a_refusal_that_expired_nothing_carries_no_outcome(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
     with pytest.raises(CommandError) as err:
         ex.modify("alice", b.order_id, T0 + 1, qty=0)
@@ -109,7 +109,7 @@ def test_a_refusal_that_expired_nothing_carries_no_outcome(ex: Exchange) -> None
     assert b.status == "accepted"
 
 
-def test_paused_and_pending_orders_expire_too(ex: Exchange) -> None:
+def test_paused_and_pending_orders_expire_too(ex: Engine) -> None:
     p = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
     ex.pause("alice", p.order_id, T0 + 1)
     s = placed(ex.place("bob", SYM, "sell", 2, T0, kind="stop", stop_price=8000, tif="gtd",
@@ -125,7 +125,7 @@ def test_paused_and_pending_orders_expire_too(ex: Exchange) -> None:
     assert s.filled == 0
 
 
-def test_modify_keeps_the_expiry(ex: Exchange) -> None:
+def test_modify_keeps_the_expiry(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
     ex.modify("alice", b.order_id, T0 + 1, price=9100, qty=3)
     assert ex.next_expiry(SYM) == T0 + 10
@@ -133,14 +133,14 @@ def test_modify_keeps_the_expiry(ex: Exchange) -> None:
     assert b.status == "expired"
 
 
-def test_gtd_order_that_fills_on_arrival_leaves_no_timer(ex: Exchange) -> None:
+def test_gtd_order_that_fills_on_arrival_leaves_no_timer(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     b = placed(buy(ex, "bob", 1, 10000, T0 + 1, tif="gtd", expires_at=T0 + 10))
     assert b.status == "filled"
     assert ex.next_expiry(SYM) is None
 
 
-def test_expire_session_expires_day_orders_only(ex: Exchange) -> None:
+def test_expire_session_expires_day_orders_only(ex: Engine) -> None:
     d1 = placed(buy(ex, "alice", 1, 9000, tif="day"))
     gtc = placed(buy(ex, "alice", 1, 9000))
     d2 = placed(sell(ex, "bob", 1, 11000, tif="day"))
@@ -156,7 +156,7 @@ def test_expire_session_expires_day_orders_only(ex: Exchange) -> None:
     assert position(ex, "bob").reserved == 0 and position(ex, "carol").reserved == 0
 
 
-def test_expire_session_everything(ex: Exchange) -> None:
+def test_expire_session_everything(ex: Engine) -> None:
     gtc = placed(buy(ex, "alice", 1, 9000))
     gtd = placed(sell(ex, "bob", 1, 11000, tif="gtd", expires_at=T0 + 100))
     paused = placed(sell(ex, "carol", 1, 12000))
@@ -168,13 +168,13 @@ def test_expire_session_everything(ex: Exchange) -> None:
     assert ex.next_expiry(SYM) is None
 
 
-def test_expire_session_also_expires_what_is_due(ex: Exchange) -> None:
+def test_expire_session_also_expires_what_is_due(ex: Engine) -> None:
     gtd = placed(sell(ex, "bob", 1, 11000, tif="gtd", expires_at=T0 + 5))
     out = ex.expire_session(SYM, T0 + 10)
     assert out.orders == [] and [e.order for e in out.events] == [gtd]
 
 
-def test_expire_unknown_symbol(ex: Exchange) -> None:
+def test_expire_unknown_symbol(ex: Engine) -> None:
     with pytest.raises(CommandError) as err:
         ex.expire("NOPE", T0)
     assert err.value.code == "unknown_symbol"
@@ -183,7 +183,7 @@ def test_expire_unknown_symbol(ex: Exchange) -> None:
     assert err.value.code == "unknown_symbol"
 
 
-def test_an_expiry_is_reported_even_when_the_command_that_ran_it_fails(ex: Exchange) -> None:
+def test_an_expiry_is_reported_even_when_the_command_that_ran_it_fails(ex: Engine) -> None:
     # The refusal changes nothing, but the expiry it ran on the way is real: it comes back
     # on the error, so the server can tell the owner, and is not reported a second time.
     due = placed(buy(ex, "alice", 1, 9000, tif="gtd", expires_at=T0 + 10))
@@ -196,7 +196,7 @@ def test_an_expiry_is_reported_even_when_the_command_that_ran_it_fails(ex: Excha
     assert ex.expire(SYM, T0 + 30).events == []
 
 
-def test_next_expiry_of_an_unknown_symbol(ex: Exchange) -> None:
+def test_next_expiry_of_an_unknown_symbol(ex: Engine) -> None:
     with pytest.raises(CommandError) as err:
         ex.next_expiry("NOPE")
     assert err.value.code == "unknown_symbol"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.orders import LIVE_STATUSES, OP_RULES, TRANSITIONS, Order
 from exchange.core.results import CommandError
 from tests.core.helpers import (
@@ -33,7 +33,7 @@ def error_code(fn: Callable[[], object]) -> str:
 # --- cancel -----------------------------------------------------------------------------
 
 
-def test_cancel_releases_everything(ex: Exchange) -> None:
+def test_cancel_releases_everything(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 3, 10000))
     s = placed(sell(ex, "alice", 4, 10100))
     assert account(ex, "alice").reserved_cash == 30000 and position(ex, "alice").reserved == 4
@@ -45,7 +45,7 @@ def test_cancel_releases_everything(ex: Exchange) -> None:
     assert book(ex) == ([], [])
 
 
-def test_cancel_partially_filled_keeps_the_fills(ex: Exchange) -> None:
+def test_cancel_partially_filled_keeps_the_fills(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 5, 10000))
     buy(ex, "bob", 2, 10000, T0 + 1)
     ex.cancel("alice", s.order_id, T0 + 2)
@@ -54,7 +54,7 @@ def test_cancel_partially_filled_keeps_the_fills(ex: Exchange) -> None:
     assert (pos.qty, pos.reserved) == (998, 0)
 
 
-def test_cancel_all_cancels_the_users_live_orders_on_one_symbol(ex: Exchange) -> None:
+def test_cancel_all_cancels_the_users_live_orders_on_one_symbol(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 1, 9000))
     s = placed(sell(ex, "alice", 1, 11000))
     paused = placed(sell(ex, "alice", 1, 12000))
@@ -79,7 +79,7 @@ def test_cancel_all_cancels_the_users_live_orders_on_one_symbol(ex: Exchange) ->
 # --- modify -----------------------------------------------------------------------------
 
 
-def test_modify_qty_down_releases_the_reservation(ex: Exchange) -> None:
+def test_modify_qty_down_releases_the_reservation(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 10, 10000))
     out = ex.modify("alice", b.order_id, T0 + 1, qty=4)
     assert out.order is b and out.trades == []
@@ -91,7 +91,7 @@ def test_modify_qty_down_releases_the_reservation(ex: Exchange) -> None:
     assert book(ex) == ([(10000, 4)], [(11000, 1)])
 
 
-def test_modify_qty_of_a_partially_filled_order(ex: Exchange) -> None:
+def test_modify_qty_of_a_partially_filled_order(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 10, 10000))
     sell(ex, "bob", 4, 10000, T0 + 1)
     ex.modify("alice", b.order_id, T0 + 2, qty=5)
@@ -104,7 +104,7 @@ def test_modify_qty_of_a_partially_filled_order(ex: Exchange) -> None:
     assert (b.qty, b.reserved) == (5, 10000)
 
 
-def test_modify_price_moves_the_reservation(ex: Exchange) -> None:
+def test_modify_price_moves_the_reservation(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 2, 10000))
     ex.modify("alice", b.order_id, T0 + 1, price=9000)
     assert (b.price, b.reserved, account(ex, "alice").reserved_cash) == (9000, 18000, 18000)
@@ -113,7 +113,7 @@ def test_modify_price_moves_the_reservation(ex: Exchange) -> None:
     assert book(ex) == ([(9500, 3)], [])
 
 
-def test_modify_to_a_crossing_price_trades_at_once(ex: Exchange) -> None:
+def test_modify_to_a_crossing_price_trades_at_once(ex: Engine) -> None:
     ask = placed(sell(ex, "bob", 1, 10000))
     b = placed(buy(ex, "alice", 3, 9000))
     out = ex.modify("alice", b.order_id, T0 + 1, price=10500)
@@ -151,7 +151,7 @@ def test_modify_needing_more_than_available_is_refused_and_changes_nothing() -> 
     [({}, "qty"), ({"qty": 0}, "qty"), ({"qty": -1}, "qty"), ({"price": 0}, "price"),
      ({"price": -100}, "price")],
 )
-def test_modify_bad_requests(ex: Exchange, kw: dict[str, int], field: str) -> None:
+def test_modify_bad_requests(ex: Engine, kw: dict[str, int], field: str) -> None:
     b = placed(buy(ex, "alice", 2, 10000))
     with pytest.raises(CommandError) as err:
         ex.modify("alice", b.order_id, T0, **kw)
@@ -159,7 +159,7 @@ def test_modify_bad_requests(ex: Exchange, kw: dict[str, int], field: str) -> No
     assert (b.qty, b.price, b.reserved) == (2, 10000, 20000)
 
 
-def test_modify_post_only_to_a_crossing_price_is_refused(ex: Exchange) -> None:
+def test_modify_post_only_to_a_crossing_price_is_refused(ex: Engine) -> None:
     sell(ex, "bob", 1, 10000)
     b = placed(buy(ex, "alice", 1, 9000, post_only=True))
     with pytest.raises(CommandError) as err:
@@ -170,7 +170,7 @@ def test_modify_post_only_to_a_crossing_price_is_refused(ex: Exchange) -> None:
     assert b.price == 9999
 
 
-def test_modify_a_paused_order_keeps_it_paused(ex: Exchange) -> None:
+def test_modify_a_paused_order_keeps_it_paused(ex: Engine) -> None:
     sell(ex, "bob", 1, 10000)
     b = placed(buy(ex, "alice", 1, 9000))
     ex.pause("alice", b.order_id, T0)
@@ -183,7 +183,7 @@ def test_modify_a_paused_order_keeps_it_paused(ex: Exchange) -> None:
 # --- pause and resume -------------------------------------------------------------------
 
 
-def test_pause_keeps_the_reservation_and_resume_restores_the_status(ex: Exchange) -> None:
+def test_pause_keeps_the_reservation_and_resume_restores_the_status(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 5, 10000))
     sell(ex, "bob", 2, 10000, T0 + 1)
     out = ex.pause("alice", b.order_id, T0 + 2)
@@ -197,7 +197,7 @@ def test_pause_keeps_the_reservation_and_resume_restores_the_status(ex: Exchange
     assert book(ex) == ([(10000, 3)], [])
 
 
-def test_resume_may_trade_at_once(ex: Exchange) -> None:
+def test_resume_may_trade_at_once(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 2, 10000))
     ex.pause("alice", b.order_id, T0 + 1)
     ask = placed(sell(ex, "bob", 1, 9900, T0 + 2))  # rests: the bid is paused
@@ -208,7 +208,7 @@ def test_resume_may_trade_at_once(ex: Exchange) -> None:
     assert account(ex, "alice").cash == CASH - 9900
 
 
-def test_cancel_a_paused_order(ex: Exchange) -> None:
+def test_cancel_a_paused_order(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 5, 10000))
     ex.pause("alice", s.order_id, T0)
     ex.cancel("alice", s.order_id, T0 + 1)
@@ -217,7 +217,7 @@ def test_cancel_a_paused_order(ex: Exchange) -> None:
     assert error_code(lambda: ex.resume("alice", s.order_id, T0 + 2)) == "not_live"
 
 
-def test_resumed_post_only_order_never_takes(ex: Exchange) -> None:
+def test_resumed_post_only_order_never_takes(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 1, 10000, post_only=True))
     ex.pause("alice", b.order_id, T0 + 1)
     ask = placed(sell(ex, "bob", 1, 10000, T0 + 2))
@@ -229,7 +229,7 @@ def test_resumed_post_only_order_never_takes(ex: Exchange) -> None:
     assert b.filled == 0 and ask.filled == 0
 
 
-def test_resume_of_a_post_only_order_that_would_take_is_refused(ex: Exchange) -> None:
+def test_resume_of_a_post_only_order_that_would_take_is_refused(ex: Engine) -> None:
     b = placed(sell(ex, "alice", 2, 10000, post_only=True))
     ex.pause("alice", b.order_id, T0 + 1)
     bid = placed(buy(ex, "bob", 1, 10100, T0 + 2))
@@ -245,7 +245,7 @@ def test_resume_of_a_post_only_order_that_would_take_is_refused(ex: Exchange) ->
 # --- which op in which status -----------------------------------------------------------
 
 
-def order_in(ex: Exchange, status: str) -> Order:
+def order_in(ex: Engine, status: str) -> Order:
     """An order of alice's in the given status."""
     if status == "pending":
         sell(ex, "bob", 1, 10000, T0)
@@ -280,7 +280,7 @@ STATUSES = ["pending", "accepted", "partially_filled", "paused", "filled", "canc
 
 @pytest.mark.parametrize("op", ["cancel", "modify", "pause", "resume"])
 @pytest.mark.parametrize("status", STATUSES)
-def test_op_rules_in_every_status(ex: Exchange, op: str, status: str) -> None:
+def test_op_rules_in_every_status(ex: Engine, op: str, status: str) -> None:
     order = order_in(ex, status)
     assert order.status == status
     expected = OP_RULES[op][status]
@@ -326,7 +326,7 @@ def test_transition_table_is_closed_and_terminal_statuses_are_final() -> None:
 # --- addressing -------------------------------------------------------------------------
 
 
-def test_another_users_order_is_unknown(ex: Exchange) -> None:
+def test_another_users_order_is_unknown(ex: Engine) -> None:
     b = placed(buy(ex, "bob", 1, 9000, client_order_id="b1"))
     for fn in (
         lambda: ex.find("alice", b.order_id),
@@ -340,7 +340,7 @@ def test_another_users_order_is_unknown(ex: Exchange) -> None:
     assert b.status == "accepted" and b.qty == 1
 
 
-def test_nonexistent_order_is_unknown(ex: Exchange) -> None:
+def test_nonexistent_order_is_unknown(ex: Engine) -> None:
     assert error_code(lambda: ex.find("alice", 999)) == "unknown_order"
     assert error_code(lambda: ex.cancel("alice", 999, T0)) == "unknown_order"
     assert error_code(lambda: ex.find("alice", client_order_id="nope")) == "unknown_order"
@@ -348,7 +348,7 @@ def test_nonexistent_order_is_unknown(ex: Exchange) -> None:
     assert error_code(lambda: ex.find("alice")) == "bad_request"
 
 
-def test_find_by_id_and_by_client_id(ex: Exchange) -> None:
+def test_find_by_id_and_by_client_id(ex: Engine) -> None:
     b = placed(buy(ex, "alice", 1, 9000, client_order_id="a-1"))
     assert ex.find("alice", b.order_id) is b
     assert ex.find("alice", client_order_id="a-1") is b

@@ -139,7 +139,7 @@ def test_engine_fills_match_the_reference_book(lobster_dir: Path, name: str) -> 
         pytest.skip(f"{path} not found")
     messages = read_messages(path)
     ex = make_exchange()
-    before = ex.accounts.totals()
+    before = ex.totals()
     engine_tape: list[Fill] = []
     engine_ops = replay(ex, messages, engine_tape)
     ref, ref_tape, ref_ops, on_target = replay_reference(messages)
@@ -155,7 +155,7 @@ def test_engine_fills_match_the_reference_book(lobster_dir: Path, name: str) -> 
     _, bids, asks = ex.depth(SYMBOL, 10**6)
     assert bids == ref.depth("buy") and asks == ref.depth("sell")
     ex.check_invariants()
-    assert ex.accounts.totals() == before
+    assert ex.totals() == before
     live = sum(len(ex.orders_of(user)) for user in (*MAKERS, TAKER))
     assert live == len(ref.where)
 
@@ -212,7 +212,7 @@ def test_replay_rules_on_a_handmade_flow() -> None:
     assert replay(ex, flow, tape) == 8
     assert tape == [(5000, 60, 1, 4), (5000, 10, 2, 4), (4900, 10, 3, 5)]
     statuses = [ex.find(o.user, o.order_id).status
-                for o in ex.store.all_orders().values()]
+                for o in ex.orders()]
     assert statuses == ["filled", "canceled", "canceled", "filled", "filled"]
     first = ex.find("m2", 1)
     assert (first.qty, first.filled, first.accepted_at) == (60, 60, DAY_START_US + t)

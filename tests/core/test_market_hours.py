@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0, book, buy, make_exchange, placed, sell
 
@@ -17,7 +17,7 @@ def error_code(fn: Callable[[], object]) -> str:
     return err.value.code
 
 
-def test_closed_market_rejects_place_on_every_symbol(ex: Exchange) -> None:
+def test_closed_market_rejects_place_on_every_symbol(ex: Engine) -> None:
     ex.set_market_open(False)
     for symbol in (SYM, OTHER):
         order = placed(ex.place("alice", symbol, "buy", 1, T0, price=100))
@@ -29,7 +29,7 @@ def test_closed_market_rejects_place_on_every_symbol(ex: Exchange) -> None:
 
 
 @pytest.mark.parametrize("closed_by", ["market", "halt"])
-def test_what_works_while_not_trading(ex: Exchange, closed_by: str) -> None:
+def test_what_works_while_not_trading(ex: Engine, closed_by: str) -> None:
     a = placed(buy(ex, "alice", 2, 9000))
     b = placed(buy(ex, "alice", 2, 9000))
     c = placed(buy(ex, "alice", 2, 9000))
@@ -52,7 +52,7 @@ def test_what_works_while_not_trading(ex: Exchange, closed_by: str) -> None:
     assert ex.cancel_all("alice", SYM, T0).orders == [b, c, p]
 
 
-def test_halt_is_per_symbol(ex: Exchange) -> None:
+def test_halt_is_per_symbol(ex: Engine) -> None:
     ex.set_halted(SYM, True)
     assert placed(buy(ex, "alice", 1, 100)).reason == "halted"
     assert placed(ex.place("alice", OTHER, "buy", 1, T0, price=100)).status == "accepted"
@@ -63,13 +63,13 @@ def test_halt_is_per_symbol(ex: Exchange) -> None:
     assert err.value.code == "unknown_symbol"
 
 
-def test_closed_market_is_reported_before_a_halt(ex: Exchange) -> None:
+def test_closed_market_is_reported_before_a_halt(ex: Engine) -> None:
     ex.set_halted(SYM, True)
     ex.set_market_open(False)
     assert placed(buy(ex, "alice", 1, 100)).reason == "market_closed"
 
 
-def test_reopening_starts_a_new_session_but_keeps_the_last_price(ex: Exchange) -> None:
+def test_reopening_starts_a_new_session_but_keeps_the_last_price(ex: Engine) -> None:
     sell(ex, "alice", 3, 10000)
     buy(ex, "bob", 1, 10000, T0 + 1)
     sell(ex, "alice", 1, 9000, T0 + 2)

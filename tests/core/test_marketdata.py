@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.marketdata import CANDLES_KEPT, TAPE_LENGTH
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0, buy, make_exchange, placed, sell, seq
@@ -16,13 +16,13 @@ M = 1_699_999_980 * SECOND
 1_699_920_000 s."""
 
 
-def trade(ex: Exchange, price: int, qty: int, now: int) -> None:
+def trade(ex: Engine, price: int, qty: int, now: int) -> None:
     sell(ex, "alice", qty, price, now)
     out = buy(ex, "bob", qty, price, now)
     assert [(t.price, t.qty, t.ts) for t in out.trades] == [(price, qty, now)]
 
 
-def test_session_statistics(ex: Exchange) -> None:
+def test_session_statistics(ex: Engine) -> None:
     md = ex.market_data(SYM)
     assert (md.last, md.open, md.high, md.low, md.volume) == (None, None, None, None, 0)
     trade(ex, 10000, 2, T0)
@@ -36,7 +36,7 @@ def test_session_statistics(ex: Exchange) -> None:
     assert err.value.code == "unknown_symbol"
 
 
-def test_tape_is_oldest_first_and_limited(ex: Exchange) -> None:
+def test_tape_is_oldest_first_and_limited(ex: Engine) -> None:
     for i in range(5):
         trade(ex, 10000 + i, 1, T0 + i)
     md = ex.market_data(SYM)
@@ -56,7 +56,7 @@ def test_tape_keeps_only_the_most_recent_trades() -> None:
     assert (tape[0].trade_id, tape[-1].trade_id) == (6, TAPE_LENGTH + 5)
 
 
-def test_one_minute_candles(ex: Exchange) -> None:
+def test_one_minute_candles(ex: Engine) -> None:
     trade(ex, 10000, 1, M + SECOND)
     trade(ex, 10500, 2, M + 30 * SECOND)
     trade(ex, 9500, 1, M + MINUTE - 1)
@@ -73,7 +73,7 @@ def test_one_minute_candles(ex: Exchange) -> None:
     assert ex.candles(OTHER, "1m", 10) == []
 
 
-def test_longer_intervals_start_at_their_utc_boundary(ex: Exchange) -> None:
+def test_longer_intervals_start_at_their_utc_boundary(ex: Engine) -> None:
     trade(ex, 10000, 1, M + SECOND)
     trade(ex, 10100, 1, M + MINUTE)  # 22:14, still the 22:10 five-minute candle
     trade(ex, 9900, 1, M + 47 * MINUTE)  # 23:00: a new hour, same day
@@ -88,7 +88,7 @@ def test_longer_intervals_start_at_their_utc_boundary(ex: Exchange) -> None:
         (1_699_920_000 * SECOND, 10000, 10100, 9900, 9900, 3)]
 
 
-def test_a_clock_that_steps_back_lands_in_the_current_candle(ex: Exchange) -> None:
+def test_a_clock_that_steps_back_lands_in_the_current_candle(ex: Engine) -> None:
     trade(ex, 10000, 1, M + MINUTE + SECOND)
     trade(ex, 9000, 1, M + 59 * SECOND)
     candles = ex.candles(SYM, "1m", 10)
@@ -104,7 +104,7 @@ def test_candle_series_are_bounded() -> None:
     assert candles[0].t == M + 3 * MINUTE
 
 
-def test_candles_bad_interval_or_symbol(ex: Exchange) -> None:
+def test_candles_bad_interval_or_symbol(ex: Engine) -> None:
     with pytest.raises(CommandError) as err:
         ex.candles(SYM, "2m", 10)
     assert err.value.code == "bad_request" and err.value.message.startswith("interval")
@@ -116,7 +116,7 @@ def test_candles_bad_interval_or_symbol(ex: Exchange) -> None:
 # --- seq and book changes ---------------------------------------------------------------
 
 
-def test_seq_rises_by_one_per_command_that_changes_the_visible_book(ex: Exchange) -> None:
+def test_seq_rises_by_one_per_command_that_changes_the_visible_book(ex: Engine) -> None:
     assert seq(ex) == 0
     s = placed(sell(ex, "alice", 5, 10000))
     assert seq(ex) == 1
@@ -138,7 +138,7 @@ def test_seq_rises_by_one_per_command_that_changes_the_visible_book(ex: Exchange
     assert ex.depth(OTHER, 10)[0] == 0  # each book counts its own changes
 
 
-def test_seq_does_not_move_for_what_is_not_visible(ex: Exchange) -> None:
+def test_seq_does_not_move_for_what_is_not_visible(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     buy(ex, "bob", 1, 10000)
     sell(ex, "alice", 1, 11000)
@@ -154,9 +154,9 @@ def test_seq_does_not_move_for_what_is_not_visible(ex: Exchange) -> None:
     assert seq(ex) == before
 
 
-def test_book_changes_when_tracked(ex: Exchange) -> None:
+def test_book_changes_when_tracked(ex: Engine) -> None:
     assert buy(ex, "alice", 1, 9000).book_changes is None  # nobody streams this book
-    ex.books[SYM].track_changes = True
+    ex.track_book(SYM, True)
     out = sell(ex, "alice", 5, 10000)
     assert out.book_changes == ([], [(10000, 5)])
     out = sell(ex, "bob", 2, 10000)
@@ -172,7 +172,7 @@ def test_book_changes_when_tracked(ex: Exchange) -> None:
     assert out.book_changes == ([(9000, 0)], [])
 
 
-def test_self_trade_cancel_changes_no_seq(ex: Exchange) -> None:
+def test_self_trade_cancel_changes_no_seq(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     before = seq(ex)
     out = buy(ex, "alice", 1, 10000, T0 + 1, stp="cancel_newest")
@@ -180,7 +180,7 @@ def test_self_trade_cancel_changes_no_seq(ex: Exchange) -> None:
     assert seq(ex) == before
 
 
-def test_modify_to_the_same_values_changes_no_seq(ex: Exchange) -> None:
+def test_modify_to_the_same_values_changes_no_seq(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 2, 10000))
     before = seq(ex)
     ex.modify("alice", s.order_id, T0 + 1, qty=2, price=10000)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from tests.core.helpers import SYM, T0, book, buy, placed, sell, trades_of
 
 
-def test_non_crossing_limits_rest(ex: Exchange) -> None:
+def test_non_crossing_limits_rest(ex: Engine) -> None:
     b = buy(ex, "alice", 10, 9900)
     s = sell(ex, "bob", 10, 10000)
     assert b.trades == [] and s.trades == []
@@ -17,7 +17,7 @@ def test_non_crossing_limits_rest(ex: Exchange) -> None:
     assert book(ex) == ([(9900, 10)], [(10000, 10)])
 
 
-def test_partial_fill_of_the_taker_rests_the_remainder(ex: Exchange) -> None:
+def test_partial_fill_of_the_taker_rests_the_remainder(ex: Engine) -> None:
     maker = placed(sell(ex, "alice", 4, 10000))
     out = buy(ex, "bob", 10, 10000, T0 + 1)
     taker = placed(out)
@@ -27,7 +27,7 @@ def test_partial_fill_of_the_taker_rests_the_remainder(ex: Exchange) -> None:
     assert book(ex) == ([(10000, 6)], [])
 
 
-def test_partial_fill_of_the_maker_keeps_it_resting(ex: Exchange) -> None:
+def test_partial_fill_of_the_maker_keeps_it_resting(ex: Engine) -> None:
     maker = placed(sell(ex, "alice", 10, 10000))
     out = buy(ex, "bob", 3, 10000, T0 + 1)
     taker = placed(out)
@@ -36,7 +36,7 @@ def test_partial_fill_of_the_maker_keeps_it_resting(ex: Exchange) -> None:
     assert book(ex) == ([], [(10000, 7)])
 
 
-def test_buy_stops_at_its_limit(ex: Exchange) -> None:
+def test_buy_stops_at_its_limit(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     sell(ex, "alice", 1, 10001)
     far = placed(sell(ex, "alice", 1, 10003))
@@ -46,7 +46,7 @@ def test_buy_stops_at_its_limit(ex: Exchange) -> None:
     assert far.status == "accepted"
 
 
-def test_sell_stops_at_its_limit(ex: Exchange) -> None:
+def test_sell_stops_at_its_limit(ex: Engine) -> None:
     buy(ex, "alice", 1, 10000)
     buy(ex, "alice", 1, 9999)
     buy(ex, "alice", 1, 9997)
@@ -55,7 +55,7 @@ def test_sell_stops_at_its_limit(ex: Exchange) -> None:
     assert book(ex) == ([(9997, 1)], [(9998, 3)])
 
 
-def test_trade_records_and_the_commands_report(ex: Exchange) -> None:
+def test_trade_records_and_the_commands_report(ex: Engine) -> None:
     maker = placed(sell(ex, "alice", 5, 10000, T0))
     out = buy(ex, "bob", 2, 10100, T0 + 7)
     taker = placed(out)
@@ -75,7 +75,7 @@ def test_trade_records_and_the_commands_report(ex: Exchange) -> None:
     assert out.trades == []
 
 
-def test_trade_ids_and_order_ids_increase_across_symbols(ex: Exchange) -> None:
+def test_trade_ids_and_order_ids_increase_across_symbols(ex: Engine) -> None:
     ids = []
     trade_ids = []
     for i, symbol in enumerate(["AAPL", "MSFT", "AAPL", "MSFT"]):
@@ -87,7 +87,7 @@ def test_trade_ids_and_order_ids_increase_across_symbols(ex: Exchange) -> None:
     assert trade_ids == [1, 2, 3, 4]
 
 
-def test_one_command_filling_many_makers_reports_each(ex: Exchange) -> None:
+def test_one_command_filling_many_makers_reports_each(ex: Engine) -> None:
     m1 = placed(sell(ex, "alice", 1, 10000))
     m2 = placed(sell(ex, "bob", 2, 10000))
     m3 = placed(sell(ex, "carol", 3, 10100))
@@ -102,7 +102,7 @@ def test_one_command_filling_many_makers_reports_each(ex: Exchange) -> None:
     assert (taker.filled, taker.notional) == (5, 10000 + 20000 + 20200)
 
 
-def test_fills_of_gives_each_side_its_view(ex: Exchange) -> None:
+def test_fills_of_gives_each_side_its_view(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000, T0)
     sell(ex, "alice", 1, 10100, T0)
     buy(ex, "bob", 2, 10100, T0 + 1)
@@ -120,7 +120,7 @@ def test_fills_of_gives_each_side_its_view(ex: Exchange) -> None:
     assert ex.fills_of("nobody") == []
 
 
-def test_orders_of_lists_live_or_all_in_placement_order(ex: Exchange) -> None:
+def test_orders_of_lists_live_or_all_in_placement_order(ex: Engine) -> None:
     a1 = placed(buy(ex, "alice", 1, 9000, T0))
     a2 = placed(ex.place("alice", "MSFT", "buy", 1, T0, price=9000))
     a3 = placed(sell(ex, "alice", 1, 11000, T0))
@@ -135,17 +135,17 @@ def test_orders_of_lists_live_or_all_in_placement_order(ex: Exchange) -> None:
     assert ex.orders_of("nobody") == []
 
 
-def test_avg_price_notional_over_several_fills(ex: Exchange) -> None:
+def test_avg_price_notional_over_several_fills(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     sell(ex, "alice", 2, 10001)
     taker = placed(buy(ex, "bob", 3, 10001, T0 + 1))
     assert taker.notional == 10000 + 2 * 10001
-    spec = ex.specs[SYM]
+    spec = ex.spec(SYM)
     assert spec.fmt_avg_price(taker.notional, taker.filled) == "100.00666667"
 
 
 @pytest.mark.parametrize("side", ["buy", "sell"])
-def test_filled_plus_leaves_is_qty_while_live(ex: Exchange, side: str) -> None:
+def test_filled_plus_leaves_is_qty_while_live(ex: Engine, side: str) -> None:
     other = "sell" if side == "buy" else "buy"
     resting = placed(ex.place("alice", SYM, side, 10, T0, price=10000))
     for i in range(3):

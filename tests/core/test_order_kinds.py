@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.results import CommandError
 from tests.core.helpers import (
     CASH,
@@ -23,7 +23,7 @@ from tests.core.helpers import (
 # --- market -----------------------------------------------------------------------------
 
 
-def test_market_buy_sweeps_levels_and_fills(ex: Exchange) -> None:
+def test_market_buy_sweeps_levels_and_fills(ex: Engine) -> None:
     sell(ex, "alice", 2, 10000)
     sell(ex, "bob", 2, 10100)
     sell(ex, "carol", 2, 10200)
@@ -35,7 +35,7 @@ def test_market_buy_sweeps_levels_and_fills(ex: Exchange) -> None:
     assert book(ex) == ([], [(10100, 1), (10200, 2)])
 
 
-def test_market_remainder_expires_and_never_rests(ex: Exchange) -> None:
+def test_market_remainder_expires_and_never_rests(ex: Engine) -> None:
     buy(ex, "alice", 2, 9900)
     out = sell(ex, "bob", 5, None, T0 + 1)
     order = placed(out)
@@ -47,7 +47,7 @@ def test_market_remainder_expires_and_never_rests(ex: Exchange) -> None:
 
 
 @pytest.mark.parametrize("side", ["buy", "sell"])
-def test_market_order_facing_an_empty_book_is_rejected(ex: Exchange, side: str) -> None:
+def test_market_order_facing_an_empty_book_is_rejected(ex: Engine, side: str) -> None:
     # liquidity on the same side does not count
     ex.place("alice", SYM, side, 1, T0, price=10000)
     order = placed(ex.place("bob", SYM, side, 1, T0 + 1, kind="market"))
@@ -91,7 +91,7 @@ def test_market_buy_that_exactly_exhausts_the_cash_is_filled() -> None:
 # --- ioc --------------------------------------------------------------------------------
 
 
-def test_ioc_trades_what_it_can_and_expires_the_rest(ex: Exchange) -> None:
+def test_ioc_trades_what_it_can_and_expires_the_rest(ex: Engine) -> None:
     sell(ex, "alice", 2, 10000)
     sell(ex, "alice", 2, 10200)
     out = buy(ex, "bob", 5, 10100, T0 + 1, tif="ioc")
@@ -104,7 +104,7 @@ def test_ioc_trades_what_it_can_and_expires_the_rest(ex: Exchange) -> None:
     assert (acct.cash, acct.reserved_cash) == (CASH - 20_000, 0)
 
 
-def test_ioc_that_does_not_cross_expires_untraded(ex: Exchange) -> None:
+def test_ioc_that_does_not_cross_expires_untraded(ex: Engine) -> None:
     sell(ex, "alice", 2, 10000)
     order = placed(buy(ex, "bob", 1, 9999, T0 + 1, tif="ioc"))
     assert (order.status, order.filled, order.reserved) == ("expired", 0, 0)
@@ -112,7 +112,7 @@ def test_ioc_that_does_not_cross_expires_untraded(ex: Exchange) -> None:
     assert account(ex, "bob").reserved_cash == 0
 
 
-def test_ioc_that_fills_completely_is_filled(ex: Exchange) -> None:
+def test_ioc_that_fills_completely_is_filled(ex: Engine) -> None:
     sell(ex, "alice", 2, 10000)
     order = placed(buy(ex, "bob", 2, 10000, T0 + 1, tif="ioc"))
     assert order.status == "filled"
@@ -121,7 +121,7 @@ def test_ioc_that_fills_completely_is_filled(ex: Exchange) -> None:
 # --- fok --------------------------------------------------------------------------------
 
 
-def test_fok_fills_completely_across_levels(ex: Exchange) -> None:
+def test_fok_fills_completely_across_levels(ex: Engine) -> None:
     sell(ex, "alice", 2, 10000)
     sell(ex, "bob", 3, 10100)
     out = buy(ex, "carol", 5, 10100, T0 + 1, tif="fok")
@@ -129,7 +129,7 @@ def test_fok_fills_completely_across_levels(ex: Exchange) -> None:
     assert [(t.price, t.qty) for t in out.trades] == [(10000, 2), (10100, 3)]
 
 
-def test_fok_that_cannot_fill_at_once_trades_nothing(ex: Exchange) -> None:
+def test_fok_that_cannot_fill_at_once_trades_nothing(ex: Engine) -> None:
     a = placed(sell(ex, "alice", 2, 10000))
     b = placed(sell(ex, "bob", 3, 10100))
     sell(ex, "bob", 10, 10200)
@@ -142,7 +142,7 @@ def test_fok_that_cannot_fill_at_once_trades_nothing(ex: Exchange) -> None:
     assert account(ex, "carol").reserved_cash == 0 and account(ex, "carol").cash == CASH
 
 
-def test_fok_sell_against_bids(ex: Exchange) -> None:
+def test_fok_sell_against_bids(ex: Engine) -> None:
     buy(ex, "alice", 2, 10000)
     buy(ex, "bob", 2, 9900)
     assert placed(sell(ex, "carol", 5, 9900, T0 + 1, tif="fok")).status == "expired"
@@ -151,13 +151,13 @@ def test_fok_sell_against_bids(ex: Exchange) -> None:
     assert book(ex) == ([], [])
 
 
-def test_fok_ignores_paused_liquidity(ex: Exchange) -> None:
+def test_fok_ignores_paused_liquidity(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 5, 10000))
     ex.pause("alice", s.order_id, T0)
     assert placed(buy(ex, "bob", 1, 10000, T0 + 1, tif="fok")).status == "expired"
 
 
-def test_market_fok(ex: Exchange) -> None:
+def test_market_fok(ex: Engine) -> None:
     sell(ex, "alice", 2, 10000)
     assert placed(buy(ex, "bob", 3, None, T0 + 1, tif="fok")).status == "expired"
     assert book(ex) == ([], [(10000, 2)])
@@ -175,7 +175,7 @@ def test_market_fok_counts_the_cash_it_could_spend() -> None:
 # --- day and gtd ------------------------------------------------------------------------
 
 
-def test_day_and_gtd_orders_rest_like_gtc(ex: Exchange) -> None:
+def test_day_and_gtd_orders_rest_like_gtc(ex: Engine) -> None:
     d = placed(buy(ex, "alice", 1, 9900, tif="day"))
     g = placed(buy(ex, "bob", 2, 9900, tif="gtd", expires_at=T0 + 10))
     assert (d.tif, d.status, d.expires_at) == ("day", "accepted", None)
@@ -186,7 +186,7 @@ def test_day_and_gtd_orders_rest_like_gtc(ex: Exchange) -> None:
                               (9900, 2, g.order_id, placed(out).order_id)]
 
 
-def test_partly_filled_day_order_rests(ex: Exchange) -> None:
+def test_partly_filled_day_order_rests(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     order = placed(buy(ex, "bob", 3, 10000, T0 + 1, tif="day"))
     assert order.status == "partially_filled"
@@ -205,7 +205,7 @@ def test_partly_filled_day_order_rests(ex: Exchange) -> None:
     ],
 )
 def test_expiry_fields_that_do_not_fit_the_tif_are_bad_requests(
-    ex: Exchange, kw: dict[str, object], field: str
+    ex: Engine, kw: dict[str, object], field: str
 ) -> None:
     with pytest.raises(CommandError) as err:
         ex.place("alice", SYM, "buy", 1, T0, price=10000, **kw)  # type: ignore[arg-type]
@@ -217,7 +217,7 @@ def test_expiry_fields_that_do_not_fit_the_tif_are_bad_requests(
 # --- post_only --------------------------------------------------------------------------
 
 
-def test_post_only_that_would_take_is_rejected(ex: Exchange) -> None:
+def test_post_only_that_would_take_is_rejected(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     order = placed(buy(ex, "bob", 1, 10000, T0 + 1, post_only=True))
     assert (order.status, order.reason, order.reserved) == ("rejected", "would_take", 0)
@@ -229,14 +229,14 @@ def test_post_only_that_would_take_is_rejected(ex: Exchange) -> None:
     assert book(ex) == ([(9000, 1)], [(10000, 1)])
 
 
-def test_post_only_that_does_not_cross_rests(ex: Exchange) -> None:
+def test_post_only_that_does_not_cross_rests(ex: Engine) -> None:
     sell(ex, "alice", 1, 10000)
     order = placed(buy(ex, "bob", 1, 9999, T0 + 1, post_only=True))
     assert (order.status, order.post_only) == ("accepted", True)
     assert account(ex, "bob").reserved_cash == 9999
 
 
-def test_post_only_against_only_paused_liquidity_rests(ex: Exchange) -> None:
+def test_post_only_against_only_paused_liquidity_rests(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 1, 10000))
     ex.pause("alice", s.order_id, T0)
     order = placed(buy(ex, "bob", 1, 10000, T0 + 1, post_only=True))

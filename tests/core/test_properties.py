@@ -24,10 +24,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from exchange.core.accounts import UserInfo
-from exchange.core.engine import Exchange
 from exchange.core.orders import LIVE_STATUSES, TRANSITIONS
 from exchange.core.results import CommandError, Outcome
 from exchange.core.symbols import SymbolSpec
+from tests.core.helpers import new_exchange
 
 SYM = "X"
 T0 = 1_700_000_000_000_000
@@ -311,7 +311,7 @@ class Model:
 class EngineVersusModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.ex = Exchange([SymbolSpec.create(SYM, "0.01", "1")], max_open_orders=MAX_OPEN)
+        self.ex = new_exchange([SymbolSpec.create(SYM, "0.01", "1")], max_open_orders=MAX_OPEN)
         for user, (cash, lots) in START.items():
             self.ex.add_user(UserInfo(user), cash, {SYM: lots})
         self.model = Model()
@@ -367,7 +367,7 @@ class EngineVersusModel(RuleBasedStateMachine):
 
     def engine_orders(self) -> dict[int, tuple[str, int, int, int | None]]:
         return {oid: (o.status, o.filled, o.qty, o.price)
-                for oid, o in self.ex.store.all_orders().items()}
+                for oid, o in ((o.order_id, o) for o in self.ex.orders())}
 
     def check_reported(self, before: dict[int, tuple[str, int, int, int | None]],
                        outcome: Outcome | None, refused: bool = False) -> None:
@@ -502,7 +502,7 @@ class EngineVersusModel(RuleBasedStateMachine):
 
     @invariant()
     def orders_agree(self) -> None:
-        engine_orders = self.ex.store.all_orders()
+        engine_orders = {o.order_id: o for o in self.ex.orders()}
         assert sorted(engine_orders) == sorted(self.model.orders)
         for oid, m in self.model.orders.items():
             o = engine_orders[oid]
@@ -520,11 +520,11 @@ class EngineVersusModel(RuleBasedStateMachine):
 
     @invariant()
     def accounts_agree_and_are_conserved(self) -> None:
-        cash_total, lots = self.ex.accounts.totals()
+        cash_total, lots = self.ex.totals()
         assert cash_total == self.cash_total
         assert lots.get(SYM, 0) == self.lots_total
         for user in USERS:
-            acct = self.ex.accounts.get(user)
+            acct = self.ex.find_account(user)
             assert acct is not None
             pos = acct.position(SYM)
             assert (acct.cash, pos.qty) == (self.model.cash[user], self.model.lots[user])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exchange.core.accounts import UserInfo
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.orders import Order
 from exchange.core.results import CommandError
 from tests.core.helpers import (
@@ -24,13 +24,13 @@ from tests.core.helpers import (
 )
 
 
-def assert_rejected(ex: Exchange, order: Order, reason: str) -> None:
+def assert_rejected(ex: Engine, order: Order, reason: str) -> None:
     assert (order.status, order.reason) == ("rejected", reason)
     assert (order.reserved, order.leaves, order.live) == (0, 0, False)
     assert ex.find(order.user, order.order_id) is order
 
 
-def test_rejected_order_keeps_its_id_and_can_be_queried(ex: Exchange) -> None:
+def test_rejected_order_keeps_its_id_and_can_be_queried(ex: Engine) -> None:
     order = placed(buy(ex, "alice", 0, 10000))
     assert order.order_id == 1 and order.status == "rejected"
     assert ex.find("alice", order.order_id) is order
@@ -43,13 +43,13 @@ def test_rejected_order_keeps_its_id_and_can_be_queried(ex: Exchange) -> None:
     assert err.value.code == "not_live"
 
 
-def test_bad_qty(ex: Exchange) -> None:
+def test_bad_qty(ex: Engine) -> None:
     assert_rejected(ex, placed(buy(ex, "alice", 0, 10000)), "bad_qty")
     assert_rejected(ex, placed(sell(ex, "alice", -3, 10000)), "bad_qty")
     assert_rejected(ex, placed(buy(ex, "alice", 0, None)), "bad_qty")
 
 
-def test_bad_price(ex: Exchange) -> None:
+def test_bad_price(ex: Engine) -> None:
     """``0`` is how the edge passes a price that is not a positive multiple of the tick."""
     order = placed(buy(ex, "alice", 1, 0))
     assert_rejected(ex, order, "bad_price")
@@ -62,11 +62,11 @@ def test_bad_price(ex: Exchange) -> None:
     assert_rejected(ex, stop_limit, "bad_price")
 
 
-def test_bad_qty_is_reported_before_bad_price(ex: Exchange) -> None:
+def test_bad_qty_is_reported_before_bad_price(ex: Engine) -> None:
     assert_rejected(ex, placed(buy(ex, "alice", 0, 0)), "bad_qty")
 
 
-def test_negative_price_is_bad_price(ex: Exchange) -> None:
+def test_negative_price_is_bad_price(ex: Engine) -> None:
     order = placed(buy(ex, "alice", 1, -5))
     assert (order.status, order.reason) == ("rejected", "bad_price")
     assert account(ex, "alice").reserved_cash == 0
@@ -113,7 +113,7 @@ def test_selling_a_symbol_never_held_is_insufficient_holdings() -> None:
     assert_rejected(ex, placed(sell(ex, "dave", 1, 10000)), "insufficient_holdings")
 
 
-def test_insufficient_holdings_is_checked_before_no_liquidity(ex: Exchange) -> None:
+def test_insufficient_holdings_is_checked_before_no_liquidity(ex: Engine) -> None:
     assert_rejected(ex, placed(sell(ex, "alice", LOTS + 1, None)), "insufficient_holdings")
 
 
@@ -154,7 +154,7 @@ def test_orders_that_end_at_once_do_not_hold_a_slot() -> None:
     assert placed(buy(ex, "alice", 1, 9000, T0 + 5)).status == "accepted"
 
 
-def test_halted_and_market_closed(ex: Exchange) -> None:
+def test_halted_and_market_closed(ex: Engine) -> None:
     ex.set_halted(SYM, True)
     assert_rejected(ex, placed(buy(ex, "alice", 1, 10000)), "halted")
     ex.set_market_open(False)
@@ -178,7 +178,7 @@ def test_halted_and_market_closed(ex: Exchange) -> None:
         {"kind": "stop_limit", "price": 100, "stop_price": 100, "post_only": True},
     ],
 )
-def test_malformed_orders_are_errors_and_create_nothing(ex: Exchange, kw: dict[str, object]
+def test_malformed_orders_are_errors_and_create_nothing(ex: Engine, kw: dict[str, object]
                                                         ) -> None:
     with pytest.raises(CommandError) as err:
         ex.place("alice", SYM, "buy", 1, T0, **kw)  # type: ignore[arg-type]
@@ -190,7 +190,7 @@ def test_malformed_orders_are_errors_and_create_nothing(ex: Exchange, kw: dict[s
     assert placed(buy(ex, "alice", 1, 100)).order_id == 1
 
 
-def test_unknown_user_and_unknown_symbol(ex: Exchange) -> None:
+def test_unknown_user_and_unknown_symbol(ex: Engine) -> None:
     with pytest.raises(CommandError) as err:
         ex.place("mallory", SYM, "buy", 1, T0, price=1)
     assert err.value.code == "auth_required"
@@ -200,7 +200,7 @@ def test_unknown_user_and_unknown_symbol(ex: Exchange) -> None:
     assert ex.orders_of("alice", live_only=False) == []
 
 
-def test_rejections_change_no_balances_or_book(ex: Exchange) -> None:
+def test_rejections_change_no_balances_or_book(ex: Engine) -> None:
     sell(ex, "bob", 1, 10000)
     before = (account(ex, "alice").cash, position(ex, "alice").qty, book(ex))
     ex.set_halted(SYM, True)

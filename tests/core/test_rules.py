@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from exchange.core.engine import Exchange
 from exchange.core.errors import IllegalTransition, InvariantError
+from exchange.core.interface import Engine
 from exchange.core.orders import (
     ACCEPTED,
     NEW_ORDER_STATUSES,
@@ -88,7 +88,7 @@ def test_the_engine_moves_only_along_the_table() -> None:
     ex.check_invariants()
 
 
-def broken(change: str) -> Exchange:
+def broken(change: str) -> Engine:
     ex = make_exchange()
     b = placed(buy(ex, "alice", 3, 10000))
     placed(sell(ex, "bob", 2, 10200))

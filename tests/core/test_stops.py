@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from exchange.core.orders import Order
 from exchange.core.results import CommandError
 from tests.core.helpers import (
@@ -22,7 +22,7 @@ from tests.core.helpers import (
 )
 
 
-def set_last(ex: Exchange, price: int, now: int = T0) -> None:
+def set_last(ex: Engine, price: int, now: int = T0) -> None:
     """Make one trade at ``price`` between alice and bob (so the last price is ``price``)."""
     sell(ex, "alice", 1, price, now)
     out = buy(ex, "bob", 1, price, now)
@@ -30,7 +30,7 @@ def set_last(ex: Exchange, price: int, now: int = T0) -> None:
     assert ex.market_data(SYM).last == price
 
 
-def stop(ex: Exchange, user: str, side: str, qty: int, stop_price: int, price: int | None = None,
+def stop(ex: Engine, user: str, side: str, qty: int, stop_price: int, price: int | None = None,
          now: int = T0, **kw: object) -> Order:
     kind = "stop" if price is None else "stop_limit"
     out = ex.place(user, SYM, side, qty, now, kind=kind, stop_price=stop_price, price=price,
@@ -38,7 +38,7 @@ def stop(ex: Exchange, user: str, side: str, qty: int, stop_price: int, price: i
     return placed(out)
 
 
-def test_pending_stop_sell_reserves_holdings_and_is_not_in_the_book(ex: Exchange) -> None:
+def test_pending_stop_sell_reserves_holdings_and_is_not_in_the_book(ex: Engine) -> None:
     set_last(ex, 10000)
     before = seq(ex)
     s = stop(ex, "carol", "sell", 3, 9900)
@@ -50,27 +50,27 @@ def test_pending_stop_sell_reserves_holdings_and_is_not_in_the_book(ex: Exchange
     assert ex.orders_of("carol") == [s]
 
 
-def test_pending_stop_buy_reserves_nothing(ex: Exchange) -> None:
+def test_pending_stop_buy_reserves_nothing(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "buy", 3, 10100)
     assert (s.status, s.reserved) == ("pending", 0)
     assert account(ex, "carol").reserved_cash == 0
 
 
-def test_pending_stop_limit_buy_reserves_qty_times_price(ex: Exchange) -> None:
+def test_pending_stop_limit_buy_reserves_qty_times_price(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "buy", 3, 10100, price=10150)
     assert (s.status, s.reserved) == ("pending", 30450)
     assert account(ex, "carol").reserved_cash == 30450
 
 
-def test_no_last_price_means_no_trigger(ex: Exchange) -> None:
+def test_no_last_price_means_no_trigger(ex: Engine) -> None:
     buy_stop = stop(ex, "carol", "buy", 1, 1)
     sell_stop = stop(ex, "carol", "sell", 1, 10**9)
     assert buy_stop.status == sell_stop.status == "pending"
 
 
-def test_stop_sell_triggers_when_last_reaches_the_stop(ex: Exchange) -> None:
+def test_stop_sell_triggers_when_last_reaches_the_stop(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "sell", 2, 9900)
     bid = placed(buy(ex, "alice", 5, 9900))
@@ -95,7 +95,7 @@ def test_stop_sell_triggers_when_last_reaches_the_stop(ex: Exchange) -> None:
     assert position(ex, "carol").qty == 998 and position(ex, "carol").reserved == 0
 
 
-def test_stop_buy_triggers_when_last_reaches_the_stop(ex: Exchange) -> None:
+def test_stop_buy_triggers_when_last_reaches_the_stop(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "buy", 2, 10100)
     sell(ex, "alice", 5, 10100)
@@ -125,7 +125,7 @@ def test_triggered_stop_buy_is_a_market_buy_capped_by_available_cash() -> None:
     assert (acct.cash, acct.reserved_cash) == (25_000 - 20_100, 1000)
 
 
-def test_triggered_stop_limit_rests_as_a_limit(ex: Exchange) -> None:
+def test_triggered_stop_limit_rests_as_a_limit(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "buy", 3, 10100, price=10150)
     sell(ex, "alice", 1, 10100)
@@ -141,7 +141,7 @@ def test_triggered_stop_limit_rests_as_a_limit(ex: Exchange) -> None:
 
 
 def test_triggered_stop_limit_trades_at_better_prices_and_releases_the_difference(
-    ex: Exchange,
+    ex: Engine,
 ) -> None:
     set_last(ex, 10000)
     sell(ex, "alice", 2, 10100)
@@ -153,7 +153,7 @@ def test_triggered_stop_limit_trades_at_better_prices_and_releases_the_differenc
     assert book(ex) == ([(10500, 1)], [])
 
 
-def test_stop_whose_condition_holds_on_arrival_triggers_at_once(ex: Exchange) -> None:
+def test_stop_whose_condition_holds_on_arrival_triggers_at_once(ex: Engine) -> None:
     set_last(ex, 10000)
     ask = placed(sell(ex, "alice", 5, 10010))
     out = ex.place("carol", SYM, "buy", 2, T0 + 1, kind="stop", stop_price=9900)
@@ -165,7 +165,7 @@ def test_stop_whose_condition_holds_on_arrival_triggers_at_once(ex: Exchange) ->
     assert placed(out).status == "expired"  # triggered with no bids to sell to
 
 
-def test_triggered_stop_with_nothing_to_trade_expires(ex: Exchange) -> None:
+def test_triggered_stop_with_nothing_to_trade_expires(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "sell", 2, 9900)
     buy(ex, "alice", 1, 9900)
@@ -176,7 +176,7 @@ def test_triggered_stop_with_nothing_to_trade_expires(ex: Exchange) -> None:
     assert position(ex, "carol").reserved == 0
 
 
-def test_stop_limit_ioc_remainder_expires(ex: Exchange) -> None:
+def test_stop_limit_ioc_remainder_expires(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "sell", 3, 9900, price=9800, tif="ioc")
     buy(ex, "alice", 2, 9900)
@@ -186,7 +186,7 @@ def test_stop_limit_ioc_remainder_expires(ex: Exchange) -> None:
     assert out.events[-1].kind == "expired" and out.events[-1].order is s
 
 
-def test_stops_cascade_within_one_command(ex: Exchange) -> None:
+def test_stops_cascade_within_one_command(ex: Engine) -> None:
     set_last(ex, 10000)
     s1 = stop(ex, "carol", "sell", 1, 9950)
     s2 = stop(ex, "alice", "sell", 1, 9850)
@@ -199,7 +199,7 @@ def test_stops_cascade_within_one_command(ex: Exchange) -> None:
     assert ex.market_data(SYM).last == 9800
 
 
-def test_due_stops_trigger_oldest_first(ex: Exchange) -> None:
+def test_due_stops_trigger_oldest_first(ex: Engine) -> None:
     set_last(ex, 10000)
     older = stop(ex, "carol", "sell", 1, 9800)
     newer = stop(ex, "alice", "sell", 1, 9900)
@@ -211,7 +211,7 @@ def test_due_stops_trigger_oldest_first(ex: Exchange) -> None:
     assert [t.price for t in out.trades] == [9700, 9600, 9500]
 
 
-def test_cancel_pending_stop_releases_its_holdings(ex: Exchange) -> None:
+def test_cancel_pending_stop_releases_its_holdings(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "sell", 4, 9000)
     out = ex.cancel("carol", s.order_id, T0 + 1)
@@ -223,7 +223,7 @@ def test_cancel_pending_stop_releases_its_holdings(ex: Exchange) -> None:
     assert s.status == "canceled" and s.filled == 0
 
 
-def test_paused_stop_does_not_trigger_and_resume_triggers_if_due(ex: Exchange) -> None:
+def test_paused_stop_does_not_trigger_and_resume_triggers_if_due(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "sell", 1, 9900)
     ex.pause("carol", s.order_id, T0 + 1)
@@ -236,7 +236,7 @@ def test_paused_stop_does_not_trigger_and_resume_triggers_if_due(ex: Exchange) -
     assert [t.sell_order_id for t in out.fills] == [s.order_id]
 
 
-def test_resumed_stop_that_is_not_due_is_pending_again(ex: Exchange) -> None:
+def test_resumed_stop_that_is_not_due_is_pending_again(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "buy", 1, 10100)
     ex.pause("carol", s.order_id, T0 + 1)
@@ -247,7 +247,7 @@ def test_resumed_stop_that_is_not_due_is_pending_again(ex: Exchange) -> None:
     assert err.value.code == "bad_state"
 
 
-def test_modify_pending_stops(ex: Exchange) -> None:
+def test_modify_pending_stops(ex: Engine) -> None:
     set_last(ex, 10000)
     s = stop(ex, "carol", "sell", 2, 9000)
     ex.modify("carol", s.order_id, T0 + 1, qty=5)
@@ -261,7 +261,7 @@ def test_modify_pending_stops(ex: Exchange) -> None:
     assert account(ex, "carol").reserved_cash == 31500
 
 
-def test_stop_triggers_on_a_trade_inside_a_sweep(ex: Exchange) -> None:
+def test_stop_triggers_on_a_trade_inside_a_sweep(ex: Engine) -> None:
     set_last(ex, 11000)
     s = stop(ex, "carol", "sell", 1, 10100)
     buy(ex, "alice", 1, 5000)
@@ -272,7 +272,7 @@ def test_stop_triggers_on_a_trade_inside_a_sweep(ex: Exchange) -> None:
     assert s.status != "pending"
 
 
-def test_buy_stop_triggers_on_a_trade_inside_a_downward_sweep(ex: Exchange) -> None:
+def test_buy_stop_triggers_on_a_trade_inside_a_downward_sweep(ex: Engine) -> None:
     set_last(ex, 9000)
     s = stop(ex, "carol", "buy", 1, 9900)
     sell(ex, "alice", 1, 20000)  # for the triggered stop to buy from
@@ -283,7 +283,7 @@ def test_buy_stop_triggers_on_a_trade_inside_a_downward_sweep(ex: Exchange) -> N
     assert (s.status, s.filled) == ("filled", 1)
 
 
-def test_a_sweep_that_stays_short_of_the_stop_does_not_trigger_it(ex: Exchange) -> None:
+def test_a_sweep_that_stays_short_of_the_stop_does_not_trigger_it(ex: Engine) -> None:
     set_last(ex, 11000)
     s = stop(ex, "carol", "sell", 1, 9900)
     buy(ex, "alice", 1, 5000)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from exchange.core.engine import Exchange
+from exchange.core.interface import Engine
 from tests.core.helpers import CASH, LOTS, T0, account, book, buy, placed, position, sell
 
 
-def test_stp_none_lets_a_user_trade_with_itself(ex: Exchange) -> None:
+def test_stp_none_lets_a_user_trade_with_itself(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 2, 10000))
     out = buy(ex, "alice", 2, 10000, T0 + 1)
     b = placed(out)
@@ -19,7 +19,7 @@ def test_stp_none_lets_a_user_trade_with_itself(ex: Exchange) -> None:
     assert sorted(side for _, side in ex.fills_of("alice")) == ["buy", "sell"]
 
 
-def test_cancel_newest_cancels_the_incoming_order(ex: Exchange) -> None:
+def test_cancel_newest_cancels_the_incoming_order(ex: Engine) -> None:
     other = placed(sell(ex, "bob", 1, 9900))
     own = placed(sell(ex, "alice", 1, 10000))
     later = placed(sell(ex, "carol", 1, 10000))
@@ -36,7 +36,7 @@ def test_cancel_newest_cancels_the_incoming_order(ex: Exchange) -> None:
     assert book(ex) == ([], [(10000, 2)])
 
 
-def test_cancel_oldest_cancels_the_resting_order_and_goes_on(ex: Exchange) -> None:
+def test_cancel_oldest_cancels_the_resting_order_and_goes_on(ex: Engine) -> None:
     own = placed(sell(ex, "alice", 3, 9900))
     other = placed(sell(ex, "bob", 2, 9900))
     out = buy(ex, "alice", 2, 9900, T0 + 1, stp="cancel_oldest")
@@ -50,7 +50,7 @@ def test_cancel_oldest_cancels_the_resting_order_and_goes_on(ex: Exchange) -> No
     assert book(ex) == ([], [])
 
 
-def test_cancel_oldest_rests_the_remainder_when_only_own_orders_cross(ex: Exchange) -> None:
+def test_cancel_oldest_rests_the_remainder_when_only_own_orders_cross(ex: Engine) -> None:
     own1 = placed(buy(ex, "alice", 1, 10000))
     own2 = placed(buy(ex, "alice", 1, 9900))
     out = sell(ex, "alice", 2, 9900, T0 + 1, stp="cancel_oldest")
@@ -62,7 +62,7 @@ def test_cancel_oldest_rests_the_remainder_when_only_own_orders_cross(ex: Exchan
     assert account(ex, "alice").reserved_cash == 0
 
 
-def test_cancel_both_cancels_both_orders(ex: Exchange) -> None:
+def test_cancel_both_cancels_both_orders(ex: Engine) -> None:
     other = placed(buy(ex, "bob", 1, 10100))
     own = placed(buy(ex, "alice", 2, 10000))
     behind = placed(buy(ex, "carol", 2, 10000))
@@ -76,19 +76,19 @@ def test_cancel_both_cancels_both_orders(ex: Exchange) -> None:
     assert book(ex) == ([(10000, 2)], [])
 
 
-def test_only_the_takers_mode_counts(ex: Exchange) -> None:
+def test_only_the_takers_mode_counts(ex: Engine) -> None:
     s = placed(sell(ex, "alice", 1, 10000, stp="cancel_both"))
     out = buy(ex, "alice", 1, 10000, T0 + 1)  # stp none
     assert [t.sell_order_id for t in out.trades] == [s.order_id]
 
 
-def test_stp_does_not_touch_other_users(ex: Exchange) -> None:
+def test_stp_does_not_touch_other_users(ex: Engine) -> None:
     s = placed(sell(ex, "bob", 1, 10000))
     out = buy(ex, "alice", 1, 10000, T0 + 1, stp="cancel_both")
     assert placed(out).status == "filled" and s.status == "filled"
 
 
-def test_fok_with_cancel_oldest_fills_from_others(ex: Exchange) -> None:
+def test_fok_with_cancel_oldest_fills_from_others(ex: Engine) -> None:
     own = placed(sell(ex, "alice", 2, 9900))
     placed(sell(ex, "bob", 2, 9900))
     out = buy(ex, "alice", 2, 9900, T0 + 1, tif="fok", stp="cancel_oldest")
@@ -96,7 +96,7 @@ def test_fok_with_cancel_oldest_fills_from_others(ex: Exchange) -> None:
     assert own.status == "canceled"
 
 
-def test_fok_blocked_by_own_order_with_cancel_newest_changes_nothing(ex: Exchange) -> None:
+def test_fok_blocked_by_own_order_with_cancel_newest_changes_nothing(ex: Engine) -> None:
     own = placed(sell(ex, "alice", 2, 9900))
     placed(sell(ex, "bob", 2, 9900))
     out = buy(ex, "alice", 2, 9900, T0 + 1, tif="fok", stp="cancel_newest")
@@ -105,7 +105,7 @@ def test_fok_blocked_by_own_order_with_cancel_newest_changes_nothing(ex: Exchang
     assert book(ex) == ([], [(9900, 4)])
 
 
-def test_fok_that_fills_before_reaching_own_order(ex: Exchange) -> None:
+def test_fok_that_fills_before_reaching_own_order(ex: Engine) -> None:
     placed(sell(ex, "bob", 2, 9900))
     own = placed(sell(ex, "alice", 2, 9900))
     out = buy(ex, "alice", 2, 9900, T0 + 1, tif="fok", stp="cancel_both")
@@ -113,7 +113,7 @@ def test_fok_that_fills_before_reaching_own_order(ex: Exchange) -> None:
     assert own.status == "accepted"
 
 
-def test_market_order_with_cancel_newest(ex: Exchange) -> None:
+def test_market_order_with_cancel_newest(ex: Engine) -> None:
     placed(buy(ex, "alice", 1, 10000))
     out = sell(ex, "alice", 1, None, T0 + 1, stp="cancel_newest")
     order = placed(out)

@@ -8,7 +8,6 @@ from fractions import Fraction
 import pytest
 
 from exchange.core.accounts import UserInfo
-from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.core.symbols import (
     Money,
@@ -19,6 +18,7 @@ from exchange.core.symbols import (
     format_trimmed,
     to_units,
 )
+from tests.core.helpers import new_exchange
 
 
 @pytest.mark.parametrize(
@@ -144,7 +144,7 @@ def test_cash_scale_is_fine_enough_for_every_symbol() -> None:
 def test_exchange_mult_makes_trade_values_whole_cash_units() -> None:
     specs = [SymbolSpec.create("AAPL", "0.01", "1"), SymbolSpec.create("BTC", "0.5", "0.001"),
              SymbolSpec.create("IDX", "5", "10")]
-    ex = Exchange(specs)
+    ex = new_exchange(specs)
     assert ex.money.decimals == 4  # 0.5 * 0.001 = 0.0005
     # value in cash units of one lot at one tick: tick * lot * 10**4
     assert [s.mult for s in specs] == [100, 5, 500000]
@@ -177,26 +177,26 @@ def test_money_parsing_and_formatting() -> None:
 
 def test_duplicate_symbol_and_duplicate_user_are_refused() -> None:
     with pytest.raises(ValueError, match="duplicate symbol"):
-        Exchange([SymbolSpec.create("A", "0.01", "1"), SymbolSpec.create("A", "0.1", "1")])
-    ex = Exchange([SymbolSpec.create("A", "0.01", "1")])
+        new_exchange([SymbolSpec.create("A", "0.01", "1"), SymbolSpec.create("A", "0.1", "1")])
+    ex = new_exchange([SymbolSpec.create("A", "0.01", "1")])
     ex.add_user(UserInfo("alice"), 100)
     with pytest.raises(ValueError, match="duplicate user"):
         ex.add_user(UserInfo("alice"), 100)
 
 
 def test_add_user_with_holdings_of_an_unknown_symbol() -> None:
-    ex = Exchange([SymbolSpec.create("A", "0.01", "1")])
+    ex = new_exchange([SymbolSpec.create("A", "0.01", "1")])
     with pytest.raises(CommandError) as err:
         ex.add_user(UserInfo("alice"), 100, {"NOPE": 5})
     assert err.value.code == "unknown_symbol"
-    assert ex.accounts.get("alice") is None
+    assert ex.find_account("alice") is None
 
 
 def test_add_user_sets_cash_holdings_and_user_details() -> None:
-    ex = Exchange([SymbolSpec.create("A", "0.01", "1")])
+    ex = new_exchange([SymbolSpec.create("A", "0.01", "1")])
     info = UserInfo("alice", name="Alice Example", phone="+1", email="a@x", token="t", admin=True)
     acct = ex.add_user(info, 12345, {"A": 7})
-    assert acct is ex.accounts.get("alice")
+    assert acct is ex.find_account("alice")
     assert acct.user == "alice" and acct.info.admin and acct.info.name == "Alice Example"
     assert (acct.cash, acct.reserved_cash, acct.available_cash) == (12345, 0, 12345)
     pos = acct.positions["A"]
