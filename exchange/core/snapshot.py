@@ -12,9 +12,9 @@ states them and restore builds its exchange from them (as a pickled exchange did
 configuration's limits (``max_open_orders``) and the store's retention bounds are
 configuration, not state, and are not carried.
 
-What is derived is not recorded but rebuilt: each order's account and position links,
-each account's count of open orders, level totals, the stop trigger lists, the store's
-indexes by user and client order id. What could be stale (expiry entries of orders that
+What is derived is not recorded but rebuilt: each account's count of open orders (the
+risk part's), level totals, the stop trigger lists, the store's indexes by user and by
+client order id. What could be stale (expiry entries of orders that
 ended) is left out. Restore refuses a record that does not describe a consistent exchange
 (an unknown symbol or user, an order placed twice or missing from where its status says
 it waits, ids at or past the counters, the invariants of :mod:`exchange.core.invariants`)
@@ -83,7 +83,7 @@ def capture(exchange: Exchange) -> Snapshot:
         next_order_id=exchange.next_order_id,
         next_trade_id=exchange.next_trade_id,
         symbols=symbols,
-        accounts=[_capture_account(a) for a in exchange.accounts],
+        accounts=[_capture_account(a) for a in exchange.risk.accounts],
         orders=[_capture_order(o) for o in store.orders.values()],
         ended=[o.order_id for o in store._ended],
         trades=[_capture_trade(trades[tid]) for tid in sorted(trades)],
@@ -160,7 +160,7 @@ def _capture_fills(exchange: Exchange, store: MemoryStore,
     """Each user's fill history, users in account order (so that equal states encode to
     equal bytes, whatever order the store met its users in)."""
     fills: dict[str, list[FillRecord]] = {}
-    for account in exchange.accounts:
+    for account in exchange.risk.accounts:
         book = store._users.get(account.user)
         if book is not None and book.fills:
             for trade, _ in book.fills:
@@ -236,7 +236,7 @@ def _restore_account(exchange: Exchange, r: AccountRecord) -> None:
     i = r.info
     info = UserInfo(i.user, i.name, i.phone, i.email, i.token, i.admin, i.token_hash)
     try:
-        account = exchange.accounts.add(info, r.cash, {})
+        account = exchange.risk.accounts.add(info, r.cash, {})
     except ValueError as exc:
         raise SnapshotError(str(exc)) from None
     account.reserved_cash = r.reserved_cash
@@ -267,7 +267,7 @@ def _restore_orders(exchange: Exchange, snap: Snapshot) -> dict[int, Order]:
         if r.order_id >= snap.next_order_id:
             raise SnapshotError(f"order {r.order_id} is not below next_order_id "
                                 f"{snap.next_order_id}")
-        account = exchange.accounts.get(r.user)
+        account = exchange.risk.accounts.get(r.user)
         if account is None:
             raise SnapshotError(f"order {r.order_id}: unknown user {r.user!r}")
         spec = exchange.specs.get(r.symbol)
@@ -283,10 +283,12 @@ def _restore_orders(exchange: Exchange, snap: Snapshot) -> dict[int, Order]:
         order.notional = r.notional
         order.reserved = r.reserved
         order.triggered = r.triggered
-        order.account = account
-        order.position = account.position(spec.symbol)
         if order.live:
             account.open_orders += 1
+            # A live sell holds lots of its position (risk made it with the hold).
+            if order.side == "sell" and spec.symbol not in account.positions:
+                raise SnapshotError(f"order {r.order_id} sells {r.symbol!r}, which user "
+                                    f"{r.user!r} holds no position in")
         orders[r.order_id] = order
     return orders
 
@@ -330,7 +332,7 @@ def _restore_trades(exchange: Exchange, snap: Snapshot) -> dict[int, Trade]:
 def _restore_fills(exchange: Exchange, store: MemoryStore, snap: Snapshot,
                    trades: dict[int, Trade]) -> None:
     for user, fills in snap.fills.items():
-        if exchange.accounts.get(user) is None:
+        if exchange.risk.accounts.get(user) is None:
             raise SnapshotError(f"fills of unknown user {user!r}")
         book = store._users.get(user)
         if book is None:
