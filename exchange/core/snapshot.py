@@ -178,7 +178,7 @@ def restore(snapshot: Snapshot, *, max_open_orders: int = DEFAULT_MAX_OPEN_ORDER
 
     ``store`` is an empty store to fill (its retention bounds are configuration); raises
     :class:`SnapshotError`, having built nothing anyone sees, when the record is not a
-    consistent exchange.
+    consistent exchange (a store passed in is then part of the refused build: drop it).
     """
     if snapshot.version != SNAPSHOT_VERSION:
         raise SnapshotError(f"cannot restore a version {snapshot.version} record")
