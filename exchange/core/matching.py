@@ -222,9 +222,12 @@ class MatchingCore:
                 if cash_capped:
                     afford = budget // (best * mult)
                     if afford < q:
+                        # The budget covers only part of this maker: trade that part,
+                        # then stop, before any later maker (whose own-order STP must
+                        # not be applied for lots the order could never have paid for).
                         q = afford
+                        stopped = NO_CASH
                         if not q:
-                            stopped = NO_CASH
                             break
                     if maker.user != tuser:  # a self-trade pays the taker's own account
                         budget -= best * q * mult
@@ -261,7 +264,7 @@ class MatchingCore:
                     fills.append(trade)
                 else:
                     events.append(Event(FILL, taker, trade))
-                if not remaining:
+                if not remaining or stopped is not None:
                     break
             for maker in gone:
                 del orders[maker.order_id]

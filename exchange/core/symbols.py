@@ -150,7 +150,8 @@ class SymbolSpec:
         return spec
 
     def __setstate__(self, state: Any) -> None:
-        """Unpickle (a snapshot), deriving the bounds when the snapshot predates them.
+        """Unpickle (an old snapshot, by `exchange upgrade`), deriving the bounds when the
+        snapshot predates them.
 
         A slotted object pickles as ``(None, {slot: value})``; a snapshot written before
         `max_price`/`max_qty` existed lacks them and gets the defaults for its ``mult``."""

@@ -1,7 +1,9 @@
 """The ``exchange`` command.
 
 ``exchange serve [--host] [--port] [--config FILE] [--data-dir DIR]`` runs the server,
-``exchange inspect DIR`` describes a data directory, ``exchange hash-token [TOKEN]``
+``exchange inspect DIR`` describes a data directory, ``exchange upgrade DIR`` converts its
+snapshots of an older format (see :mod:`exchange.server.upgrade`),
+``exchange hash-token [TOKEN]``
 prints the ``token_hash`` line of a token for the config, and ``exchange loadgen``,
 ``exchange market-maker`` and ``exchange watch`` run the tools in ``scripts/`` of a
 source checkout (they pass every argument on; ``exchange loadgen --help``).
@@ -141,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     repair.add_argument("data_dir")
     repair.add_argument("--truncate-at-damage", action="store_true",
                         help="do cut (without it, only say what would be lost)")
+    upgrade = sub.add_parser(
+        "upgrade", help="convert a data directory's old (pickled) snapshots; only for a "
+                        "directory you trust: reading them can run code")
+    upgrade.add_argument("data_dir")
     for tool in TOOLS:
         sub.add_parser(tool, help=f"run scripts/{TOOLS[tool]} (arguments are passed on)",
                        add_help=False)
@@ -160,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         from exchange.server.inspect import repair as repair_dir
 
         status, report = repair_dir(Path(args.data_dir), args.truncate_at_damage)
+        print(report)
+        return status
+    if args.command == "upgrade":
+        from exchange.server.upgrade import upgrade as upgrade_dir
+
+        status, report = upgrade_dir(Path(args.data_dir))
         print(report)
         return status
     return 2  # pragma: no cover - argparse requires a command

@@ -9,9 +9,12 @@ import os
 from pathlib import Path
 
 from exchange.server.journal import (
+    RecoveryError,
+    UnreadableSnapshot,
     find_damage,
+    load_snapshot,
+    old_snapshots,
     read_segment,
-    read_snapshot,
     scan_segment,
     segments,
     snapshots,
@@ -26,10 +29,17 @@ def inspect(data_dir: Path, show_records: int = 0) -> str:
     if not data_dir.is_dir():
         return f"{data_dir}: not a directory"
     last = None
+    for _, path in old_snapshots(data_dir):
+        lines.append(f"  {path.name}: OLD FORMAT (a pickle, not read here); the server "
+                     f"refuses to start until it is converted: exchange upgrade {data_dir}")
     for seq, path in snapshots(data_dir):
-        loaded = read_snapshot(path)
-        if loaded is None:
-            lines.append(f"  {path.name}: UNREADABLE")
+        try:
+            loaded = load_snapshot(path)
+        except UnreadableSnapshot as exc:
+            lines.append(f"  {path.name}: UNREADABLE ({exc})")
+            continue
+        except RecoveryError as exc:
+            lines.append(f"  {path.name}: NEWER FORMAT: {exc}")
             continue
         last = seq
         _, written_at, exchange = loaded

@@ -40,20 +40,27 @@ Group commit: records are buffered as they are appended, and :meth:`FileJournal.
 (called once per event-loop turn, before any reply of that turn is written) does one
 write and one fsync for all of them.
 
-Snapshots are the engine's whole state, pickled, written atomically (write a temporary
-file, fsync, rename, fsync the directory) as ``snapshot-<seq>.pickle``; a new journal
-segment ``journal-<seq>.log`` then starts. One generation back is kept: the previous
-state source (the previous snapshot, or the configuration when there was none) and
-every segment written since it; anything older is removed. An orderly stop with nothing
-recorded since the last snapshot writes none (that snapshot is already the state).
+Snapshots are the engine's whole state as the versioned records of
+:mod:`exchange.core.snapshot_format` (never a pickle: the records describe the state, not
+this version's objects, so a later version loads them and loading runs no code). A file
+``snapshot-<seq>.snap`` is the magic line ``EXSNAP2\n``, a u32 crc32 (little-endian) of
+the payload, and the payload: MessagePack of ``[seq, written_at_us, state record]``. It is
+written atomically (write a temporary file, fsync, rename, fsync the directory); a new
+journal segment ``journal-<seq>.log`` then starts. One generation back is kept: the
+previous state source (the previous snapshot, or the configuration when there was none)
+and every segment written since it; anything older is removed. An orderly stop with
+nothing recorded since the last snapshot writes none (that snapshot is already the state).
+See ``docs/DATA_DIR.md``.
 
 Recovery loads the newest snapshot that reads back intact and replays the segments after
-it. A snapshot that does not read back intact (bad checksum, wrong magic) is skipped with
-a warning and the one before it is used, or the configuration, replaying the journal
-kept since then. Recovery refuses, with :class:`RecoveryError` and without changing any
-file, when that cannot rebuild at least what the skipped snapshot held: the journal then
-has a gap, or ends before the skipped snapshot's record. Starting from less than was
-acknowledged would silently undo it. (A fallback to the configuration assumes the users
+it. A snapshot that does not read back intact (bad checksum, wrong magic, a record that
+does not decode or does not restore to a consistent exchange) is skipped with a warning
+and the one before it is used, or the configuration, replaying the journal kept since
+then. One of a record version newer than this code reads is refused, not skipped.
+Recovery refuses, with :class:`RecoveryError` and without changing any file, when that
+cannot rebuild at least what the skipped snapshot held: the journal then has a gap, or
+ends before the skipped snapshot's record. Starting from less than was acknowledged would
+silently undo it. (A fallback to the configuration assumes the users
 and symbols of the configuration have not changed since the data directory began.)
 
 A failed write or fsync of the journal is fatal: :meth:`FileJournal.commit` raises, and
@@ -67,8 +74,11 @@ directory (held until the journal is closed or the process ends), and a second s
 started on the same directory refuses with :class:`RecoveryError` instead of truncating
 and appending to the first one's journal.
 
-The data directory is trusted input (it is the server's own state), which is what makes
-pickle appropriate here.
+Snapshots of the first format (``snapshot-<seq>.pickle``, a pickled exchange) are never
+loaded at start-up: unpickling runs whatever code the file names. Recovery refuses with
+:class:`RecoveryError` and says to run ``exchange upgrade DIR``
+(:mod:`exchange.server.upgrade`), the operator's deliberate statement that the directory
+is the exchange's own.
 """
 
 from __future__ import annotations
@@ -76,7 +86,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pickle
 import re
 import struct
 import sys
@@ -88,13 +97,15 @@ from typing import Any, Protocol
 
 import msgspec
 
+from exchange.core import snapshot as snapshot_records
 from exchange.core.commands import (
     BY_TAG,
     Command,
     CommandRecord,
 )
-from exchange.core.engine import Exchange
+from exchange.core.engine import DEFAULT_MAX_OPEN_ORDERS, Exchange
 from exchange.core.results import CommandError
+from exchange.core.snapshot_format import SnapshotError, UnknownVersion
 
 if sys.platform != "win32":
     import fcntl
@@ -104,9 +115,11 @@ log = logging.getLogger("exchange.journal")
 _HEADER = struct.Struct("<II")
 _LENGTH = struct.Struct("<I")
 _MAGIC = b"EXJRNL2\n"
-_SNAPSHOT_MAGIC = b"EXSNAP1\n"
+_SNAPSHOT_MAGIC = b"EXSNAP2\n"
 _SEGMENT = re.compile(r"journal-(\d{12})\.log$")
-_SNAPSHOT = re.compile(r"snapshot-(\d{12})\.pickle$")
+_SNAPSHOT = re.compile(r"snapshot-(\d{12})\.snap$")
+_OLD_SNAPSHOT = re.compile(r"snapshot-(\d{12})\.pickle$")
+"""Snapshots of the first format (a pickled exchange): only ``exchange upgrade`` reads them."""
 MAX_RECORD = 16 * 1024 * 1024
 """A length above this cannot be ours: treat it as a torn or corrupt record."""
 
@@ -359,28 +372,86 @@ def snapshots(data_dir: Path) -> list[tuple[int, Path]]:
     return _numbered(data_dir, _SNAPSHOT)
 
 
-def read_snapshot(path: Path) -> tuple[int, int, Exchange] | None:
-    """``(seq, written_at_us, exchange)`` of an intact snapshot file, else None."""
+def old_snapshots(data_dir: Path) -> list[tuple[int, Path]]:
+    """Snapshots in the first format (``snapshot-<seq>.pickle``), for ``exchange upgrade``."""
+    return _numbered(data_dir, _OLD_SNAPSHOT)
+
+
+class _SnapshotFile(msgspec.Struct, array_like=True):
+    """A snapshot file's payload: the record number it holds the state after, when it was
+    written, and the state (:mod:`exchange.core.snapshot_format`, decoded only once the
+    checksum matched)."""
+
+    seq: int
+    written_at: int
+    state: msgspec.Raw
+
+
+_SNAPSHOT_FILE = msgspec.msgpack.Decoder(_SnapshotFile)
+
+
+class UnreadableSnapshot(Exception):
+    """A snapshot file that does not read back intact; the message says what is wrong."""
+
+
+def load_snapshot(path: Path, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS
+                  ) -> tuple[int, int, Exchange]:
+    """``(seq, written_at_us, exchange)`` of a snapshot file.
+
+    Raises :class:`UnreadableSnapshot` when it does not read back intact (wrong magic,
+    checksum mismatch, a record that does not decode or is not a consistent exchange), and
+    :class:`RecoveryError` when it is intact but of a version newer than this code reads:
+    skipping it would start from older state that a newer version has moved on from.
+    """
     data = path.read_bytes()
     if not data.startswith(_SNAPSHOT_MAGIC):
-        return None
-    body = data[len(_SNAPSHOT_MAGIC):]
+        raise UnreadableSnapshot("not a snapshot file (its first line is not EXSNAP2)")
+    body = memoryview(data)[len(_SNAPSHOT_MAGIC):]
     if len(body) < 4:
-        return None
-    (crc,) = struct.unpack_from("<I", body)
+        raise UnreadableSnapshot("too short for its checksum")
+    (crc,) = _LENGTH.unpack_from(body)
     payload = body[4:]
     if zlib.crc32(payload) != crc:
-        return None
+        raise UnreadableSnapshot("checksum mismatch")
     try:
-        seq, written_at, exchange = pickle.loads(payload)
-    except Exception:  # a matching checksum over a payload that is not ours
-        return None
-    if not isinstance(exchange, Exchange):
-        return None
-    return seq, written_at, exchange
+        top = _SNAPSHOT_FILE.decode(payload)
+        record = snapshot_records.decode(top.state)
+        exchange = snapshot_records.restore(record, max_open_orders=max_open_orders)
+    except UnknownVersion as exc:
+        raise RecoveryError(f"{path.name}: {exc}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError, SnapshotError) as exc:
+        raise UnreadableSnapshot(str(exc)) from None
+    return top.seq, top.written_at, exchange
 
 
-def _fsync_dir(path: Path) -> None:
+def read_snapshot(path: Path) -> tuple[int, int, Exchange] | None:
+    """``(seq, written_at_us, exchange)`` of an intact snapshot file, else None."""
+    try:
+        return load_snapshot(path)
+    except UnreadableSnapshot:
+        return None
+
+
+def write_snapshot(data_dir: Path, seq: int, written_at: int, exchange: Exchange) -> Path:
+    """Write ``snapshot-<seq>.snap`` atomically: a temporary file, fsync, rename, fsync the
+    directory. A crash leaves the old state of the directory or the new one, and at worst a
+    ``.tmp`` file that the next start removes."""
+    state = snapshot_records.encode(snapshot_records.capture(exchange))
+    payload = msgspec.msgpack.encode(_SnapshotFile(seq, written_at, msgspec.Raw(state)))
+    final = data_dir / f"snapshot-{seq:012d}.snap"
+    tmp = final.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(_SNAPSHOT_MAGIC)
+        fh.write(_LENGTH.pack(zlib.crc32(payload)))
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+    fsync_dir(data_dir)
+    return final
+
+
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -419,6 +490,17 @@ def _gap(path: Path, seq: int, last: int, unreadable: list[tuple[int, Path]]) ->
         message += (f" (the records before it were in {unreadable[0][1].name}, "
                     "which is unreadable)")
     return message
+
+
+def _spec_changes(config: Exchange, restored: Exchange) -> str:
+    """How the configuration's symbols differ from a snapshot's, or "" if they agree."""
+    wanted = {n: (str(s.tick_size), str(s.lot_size)) for n, s in config.specs.items()}
+    held = {n: (str(s.tick_size), str(s.lot_size)) for n, s in restored.specs.items()}
+    changes = [f"{n} only in the configuration" for n in wanted if n not in held]
+    changes += [f"{n} only in the data directory" for n in held if n not in wanted]
+    changes += [f"{n} has another tick or lot" for n in wanted
+                if n in held and wanted[n] != held[n]]
+    return ", ".join(changes)
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -484,16 +566,29 @@ class FileJournal:
 
     @classmethod
     def _recover(cls, data_dir: Path, fresh: Exchange) -> Recovered:
+        old = old_snapshots(data_dir)
+        if old:
+            raise RecoveryError(
+                f"{data_dir} holds snapshots in the old pickle format ({old[-1][1].name}), "
+                "which this version does not load: unpickling a file can run any code. If "
+                f"the directory is this exchange's own, convert it once with: exchange "
+                f"upgrade {data_dir}")
         exchange, snap_seq = fresh, 0
         notes = []
         unreadable: list[tuple[int, Path]] = []
         for seq, path in reversed(snapshots(data_dir)):
-            loaded = read_snapshot(path)
-            if loaded is not None:
-                snap_seq, _, exchange = loaded
-                break
-            unreadable.append((seq, path))
-            notes.append(f"skipped unreadable snapshot {path.name}")
+            try:
+                snap_seq, _, exchange = load_snapshot(path, fresh.max_open_orders)
+            except UnreadableSnapshot as exc:
+                log.warning("snapshot %s is unreadable: %s", path.name, exc)
+                unreadable.append((seq, path))
+                notes.append(f"skipped unreadable snapshot {path.name}")
+                continue
+            differ = _spec_changes(fresh, exchange)
+            if differ:
+                notes.append(f"the configuration's symbols differ from the data directory's "
+                             f"({differ}); the data directory's are used")
+            break
         last = snap_seq
         replayed = 0
         torn = 0
@@ -555,7 +650,7 @@ class FileJournal:
         # An empty segment gets the magic line with its first records (one write); a
         # non-empty one here is a version 2 segment recovered with no records after it.
         self._magic = _MAGIC if os.fstat(self._fd).st_size == 0 else b""
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
 
     # -- writing --------------------------------------------------------------------------------
     def append(self, cmd: Command) -> None:
@@ -623,22 +718,12 @@ class FileJournal:
     def snapshot(self) -> Path:
         """Write the whole state atomically, start a new segment, drop what is two back."""
         self.commit()
-        final = self.dir / f"snapshot-{self.seq:012d}.pickle"
+        final = self.dir / f"snapshot-{self.seq:012d}.snap"
         if self.seq == self.base_seq and self.seq > 0 and final.exists():
             return final  # recovered from it and nothing happened since
         from exchange.server.views import now_us
 
-        payload = pickle.dumps((self.seq, now_us(), self.exchange),
-                               protocol=pickle.HIGHEST_PROTOCOL)
-        tmp = final.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(_SNAPSHOT_MAGIC)
-            fh.write(struct.pack("<I", zlib.crc32(payload)))
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(self.dir)
+        final = write_snapshot(self.dir, self.seq, now_us(), self.exchange)
         self._open_segment(self.seq)
         # Keep the previous generation: should this snapshot ever read back damaged,
         # recovery rebuilds from the one before it (or the configuration) and its journal.
@@ -649,9 +734,10 @@ class FileJournal:
         for seq, path in segments(self.dir):
             if seq < keep_from:
                 path.unlink()
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self._since_snapshot = 0
-        log.info("snapshot at record %d: %s (%d bytes)", self.seq, final.name, len(payload))
+        log.info("snapshot at record %d: %s (%d bytes)", self.seq, final.name,
+                 final.stat().st_size)
         return final
 
     def close(self) -> None:

@@ -107,7 +107,8 @@ def test_views_refuse_a_value_past_the_bound_naming_the_field() -> None:
 
 
 def test_a_snapshot_from_before_the_bounds_gets_the_default_bounds() -> None:
-    """Snapshots pickle the specs; one written before `max_price` existed must still load."""
+    """Old snapshots (pickles, read only by `exchange upgrade`) hold the specs; one written
+    before `max_price` existed must still convert."""
     import pickle
 
     ex = demo_config().build_exchange()

@@ -80,6 +80,24 @@ def test_market_buy_never_spends_more_than_the_available_cash() -> None:
     assert book(ex) == ([(5000, 1)], [(12000, 3)])
 
 
+@pytest.mark.parametrize("stp", ["cancel_newest", "cancel_oldest", "cancel_both"])
+def test_market_buy_that_runs_out_of_cash_stops_before_its_own_orders(stp: str) -> None:
+    """Cash runs out part-way through a maker: the order stops there, for want of cash.
+
+    The buyer's own sell rests behind that maker; the buy could never have paid for it,
+    so self-trade prevention does not apply to it (it is not canceled, and the buy's
+    reason is insufficient_funds, not self_trade)."""
+    ex = make_exchange(cash=25_000)
+    sell(ex, "alice", 3, 10000)
+    own = placed(sell(ex, "bob", 1, 10000))
+    out = buy(ex, "bob", 3, None, T0 + 1, stp=stp)
+    order = placed(out)
+    assert [(t.price, t.qty) for t in out.trades] == [(10000, 2)]
+    assert (order.status, order.reason, order.filled) == ("canceled", "insufficient_funds", 2)
+    assert (own.status, own.reason) == ("accepted", None)
+    assert book(ex) == ([], [(10000, 2)])
+
+
 def test_market_buy_that_exactly_exhausts_the_cash_is_filled() -> None:
     ex = make_exchange(cash=30_000)
     sell(ex, "alice", 3, 10000)

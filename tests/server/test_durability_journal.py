@@ -140,11 +140,11 @@ def test_snapshots_keep_one_generation_back(tmp_path: Path) -> None:
                       [p.name for _, p in segments(tmp_path)]))
     journal.close()
     assert names == [
-        (["snapshot-000000000005.pickle"],
+        (["snapshot-000000000005.snap"],
          ["journal-000000000000.log", "journal-000000000005.log"]),
-        (["snapshot-000000000005.pickle", "snapshot-000000000010.pickle"],
+        (["snapshot-000000000005.snap", "snapshot-000000000010.snap"],
          ["journal-000000000005.log", "journal-000000000010.log"]),
-        (["snapshot-000000000010.pickle", "snapshot-000000000015.pickle"],
+        (["snapshot-000000000010.snap", "snapshot-000000000015.snap"],
          ["journal-000000000010.log", "journal-000000000015.log"]),
     ]
     recovered = FileJournal.recover(tmp_path, demo_config().build_exchange())
@@ -152,11 +152,11 @@ def test_snapshots_keep_one_generation_back(tmp_path: Path) -> None:
     cash = recovered.exchange.accounts.by_user["alice"].cash
     assert cash == exchange.accounts.by_user["alice"].cash
     # Without the newest snapshot, the previous one and its journal give the same.
-    (tmp_path / "snapshot-000000000015.pickle").write_bytes(b"EXSNAP1\nnot a snapshot")
+    (tmp_path / "snapshot-000000000015.snap").write_bytes(b"EXSNAP2\nnot a snapshot")
     recovered = FileJournal.recover(tmp_path, demo_config().build_exchange())
     assert (recovered.seq, recovered.snapshot_seq, recovered.replayed) == (15, 10, 5)
     assert recovered.exchange.accounts.by_user["alice"].cash == cash
-    assert recovered.notes == ["skipped unreadable snapshot snapshot-000000000015.pickle"]
+    assert recovered.notes == ["skipped unreadable snapshot snapshot-000000000015.snap"]
 
 
 # -- in a real server ----------------------------------------------------------------------------

@@ -38,11 +38,11 @@ def files(data: Path) -> dict[str, int]:
 
 
 def snapshot_names(data: Path) -> list[str]:
-    return sorted(p.name for p in data.glob("snapshot-*.pickle"))
+    return sorted(p.name for p in data.glob("snapshot-*.snap"))
 
 
 def corrupt(path: Path, rng: random.Random) -> None:
-    """Flip one byte of the pickled payload: the checksum no longer matches."""
+    """Flip one byte of the payload: the checksum no longer matches."""
     raw = bytearray(path.read_bytes())
     at = rng.randrange(12, len(raw))
     raw[at] ^= 0x5A
@@ -68,7 +68,7 @@ async def test_sigterm_snapshot_then_kill9_replays_the_journal(tmp_path: Path) -
         before = await load_and_stop(server, 11, 200)
         snaps = snapshot_names(data)
         assert len(snaps) == 1, files(data)
-        seq = int(snaps[0].removeprefix("snapshot-").removesuffix(".pickle"))
+        seq = int(snaps[0].removeprefix("snapshot-").removesuffix(".snap"))
         assert seq > 0
         segment = data / f"journal-{seq:012d}.log"
         assert segment.stat().st_size == 0, files(data)
@@ -233,7 +233,7 @@ async def test_corrupt_snapshot_without_a_way_back_refuses_to_start(tmp_path: Pa
         await alice.close()
         await server.kill9()
         last = snapshot_names(data)[-1]
-        seq = int(last.removeprefix("snapshot-").removesuffix(".pickle"))
+        seq = int(last.removeprefix("snapshot-").removesuffix(".snap"))
         segment = f"journal-{seq:012d}.log"
         assert (data / segment).stat().st_size > 0
 
