@@ -159,7 +159,7 @@ class Exchange(OrderLifecycle):
         the same helpers the other commands use.
         """
         risk = self.risk
-        if risk.find_account(user) is None:
+        if user not in risk.by_user:
             raise CommandError("auth_required", "user: not a registered user")
         book = self.books.get(symbol)
         if book is None:

@@ -219,16 +219,15 @@ class MatchingCore:
                     continue
                 mleft = maker.qty - maker.filled
                 q = remaining if remaining < mleft else mleft
+                capped = False
                 if cash_capped:
                     afford = budget // (best * mult)
                     if afford < q:
-                        # The budget covers only part of this maker: trade that part,
-                        # then stop, before any later maker (whose own-order STP must
-                        # not be applied for lots the order could never have paid for).
                         q = afford
-                        stopped = NO_CASH
                         if not q:
+                            stopped = NO_CASH
                             break
+                        capped = True
                     if maker.user != tuser:  # a self-trade pays the taker's own account
                         budget -= best * q * mult
                 notional = best * q
@@ -264,7 +263,17 @@ class MatchingCore:
                     fills.append(trade)
                 else:
                     events.append(Event(FILL, taker, trade))
-                if not remaining or stopped is not None:
+                if not remaining:
+                    break
+                if capped:
+                    # The budget paid for only part of this maker. Against another
+                    # user's order it cannot pay for another lot: stop, before any later
+                    # maker (whose own-order STP must not apply to lots it could never
+                    # pay for). Against the buyer's own order it paid itself: start the
+                    # level again, which begins at this same maker (those before it are
+                    # used up), so priority holds.
+                    if maker.user != tuser:
+                        stopped = NO_CASH
                     break
             for maker in gone:
                 del orders[maker.order_id]

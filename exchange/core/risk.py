@@ -36,6 +36,8 @@ class Risk:
 
     def __init__(self, money: Money, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS) -> None:
         self.accounts = Accounts()
+        self.by_user = self.accounts.by_user
+        """The accounts by user id (the same dict; one attribute read on the hot path)."""
         self.money = money
         self.max_open_orders = max_open_orders
 
@@ -46,19 +48,19 @@ class Risk:
         return self.accounts.add(info, cash, holdings)
 
     def account(self, user: str) -> Account:
-        account = self.accounts.by_user.get(user)
+        account = self.by_user.get(user)
         if account is None:
             raise CommandError("auth_required", "user: not a registered user")
         return account
 
     def find_account(self, user: str) -> Account | None:
-        return self.accounts.by_user.get(user)
+        return self.by_user.get(user)
 
     def __iter__(self) -> Iterator[Account]:
         return iter(self.accounts)
 
     def available_cash(self, user: str) -> int:
-        account = self.accounts.by_user[user]
+        account = self.by_user[user]
         return account.cash - account.reserved_cash
 
     def totals(self) -> tuple[int, dict[str, int]]:
@@ -83,7 +85,7 @@ class Risk:
         Checks the user's live-order bound, then reserves: ``qty x price x mult`` cash
         for a limit or stop-limit buy, ``qty`` lots for a sell; a market or stop buy
         reserves nothing (see :meth:`budget`)."""
-        account = self.accounts.by_user[order.user]
+        account = self.by_user[order.user]
         if account.open_orders >= self.max_open_orders:
             return "too_many_orders"
         if order.side == BUY:
@@ -106,14 +108,14 @@ class Risk:
 
     def budget(self, user: str) -> int:
         """The cash a market buy may spend now: what is not reserved."""
-        account = self.accounts.by_user[user]
+        account = self.by_user[user]
         return account.cash - account.reserved_cash
 
     def rehold(self, order: Order, leaves: int, price: int | None, mult: int) -> int:
         """The change of hold a modify to ``leaves`` lots at ``price`` needs, if affordable.
 
         Raises :class:`CommandError` (nothing changed) when the user cannot cover it."""
-        account = self.accounts.by_user[order.user]
+        account = self.by_user[order.user]
         if order.side != BUY:
             delta = leaves - order.reserved
             position = account.position(order.symbol)
@@ -130,7 +132,7 @@ class Risk:
     def adjust(self, order: Order, delta: int) -> None:
         """Apply a change of hold that :meth:`rehold` found affordable."""
         order.reserved += delta
-        account = self.accounts.by_user[order.user]
+        account = self.by_user[order.user]
         if order.side == BUY:
             account.reserved_cash += delta
         else:
@@ -138,7 +140,7 @@ class Risk:
 
     def release(self, order: Order) -> None:
         """The order ended (or was refused after its hold): give back what it holds."""
-        account = self.accounts.by_user[order.user]
+        account = self.by_user[order.user]
         reserved = order.reserved
         if reserved:
             if order.side == BUY:
@@ -155,7 +157,7 @@ class Risk:
         own limit (price improvement comes back); the seller hands over the lots it held
         and receives the cash. The buyer's position is updated first, so a self-trade
         books its cost basis exactly as two separate users' trades would."""
-        by_user = self.accounts.by_user
+        by_user = self.by_user
         symbol = trade.symbol
         q = trade.qty
         value = trade.price * q * mult

@@ -98,6 +98,21 @@ def test_market_buy_that_runs_out_of_cash_stops_before_its_own_orders(stp: str) 
     assert book(ex) == ([], [(10000, 2)])
 
 
+def test_market_buy_short_of_cash_keeps_time_priority_through_its_own_order() -> None:
+    """With stp none a buy may trade with the buyer's own sell, which pays the buyer
+    back: the budget still covers a lot, and the walk stays at that oldest order
+    (one lot per trade, as the budget allows) before it reaches the next one."""
+    ex = make_exchange(cash=10_000)
+    own = placed(sell(ex, "bob", 2, 10000))
+    other = placed(sell(ex, "alice", 3, 10000, T0 + 1))
+    out = buy(ex, "bob", 5, None, T0 + 2)
+    order = placed(out)
+    assert [(t.sell_order_id, t.qty) for t in out.trades] == [
+        (own.order_id, 1), (own.order_id, 1), (other.order_id, 1)]
+    assert (order.status, order.reason, order.filled) == ("canceled", "insufficient_funds", 3)
+    assert (own.status, other.filled, account(ex, "bob").cash) == ("filled", 1, 0)
+
+
 def test_market_buy_that_exactly_exhausts_the_cash_is_filled() -> None:
     ex = make_exchange(cash=30_000)
     sell(ex, "alice", 3, 10000)
