@@ -24,7 +24,7 @@ from protocol.errors import ProtocolError
 from protocol.fields import MAX_REF_LEN, Ref, decimal_hook, encode_hook, float_hook
 from protocol.framing import MAX_LINE, LineTooLong
 from protocol.messages import OPS, Request
-from protocol.replies import Error, Reply
+from protocol.replies import Error, Reply, ReplyBase
 from protocol.text import parse_command
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "decode_request",
     "encode",
     "encode_into",
+    "encode_reply",
     "error_reply",
 ]
 
@@ -135,6 +136,18 @@ def error_reply(error: ProtocolError) -> Error:
 def encode(message: Struct) -> bytes:
     """One message (a reply, an event, or a request) as a compact JSON line ending in `\\n`."""
     return _encoder.encode(message) + b"\n"
+
+
+def encode_reply(reply: ReplyBase, ref: str | int | None) -> bytes:
+    """A reply as a JSON line, answering the request whose `ref` was `ref`.
+
+    The ref is the JSON-lines protocol's correlation id, so it is set here, as the reply is
+    written, rather than by whoever built the reply: a server keeps each request's ref beside
+    its place in the output and hands it over with the reply. The reply is changed (its `ref`
+    set) and encoded once.
+    """
+    reply.ref = ref
+    return _encoder.encode(reply) + b"\n"
 
 
 def encode_into(message: Struct, buffer: bytearray) -> None:

@@ -4,7 +4,7 @@ Every module of ``exchange/``, ``protocol/`` and ``client/`` is parsed with ``as
 imported), and the graph of its imports of project modules is built. Imports under
 ``if TYPE_CHECKING:`` are left out: they never run, so they cannot make a circle at run
 time; they are allowed for annotations only, and a circle through them is allowed only
-where ``TYPE_ONLY_CIRCLES`` lists it (the server's actor, session and gateway, until they
+where ``TYPE_ONLY_CIRCLES`` lists it (the server's actor and gateway, until they
 are separated). A module that imports ``a.b.c`` also
 depends on the packages ``a`` and ``a.b`` (their ``__init__`` runs first).
 
@@ -12,7 +12,10 @@ Layers: ``protocol`` is sans-IO and imports nothing from ``exchange``, ``client`
 ``asyncio`` or ``socket``;
 ``exchange.core`` imports nothing from ``exchange.server``, ``client``, ``asyncio`` or
 ``socket``;
-``client`` imports nothing from ``exchange``.
+``client`` imports nothing from ``exchange``; in the server, imports run front-ends ->
+gateway -> actors -> core: the gateway and the actors import no front-end and no session
+(they reach sessions through ``exchange.server.port``), and a front-end imports neither
+the gateway nor an actor.
 """
 
 from __future__ import annotations
@@ -156,14 +159,12 @@ def test_no_import_circles() -> None:
 
 TYPE_ONLY_CIRCLES = {
     ("exchange.server.actor", "exchange.server.gateway_base"),
-    ("exchange.server.actor", "exchange.server.session"),
-    ("exchange.server.session", "exchange.server.gateway_base"),
 }
 """The type-only imports that still close a circle, as (importer, imported) edges.
 
-The actor and the session name the gateway (and the actor the session) in annotations
-only; the gateway builds both at run time. They go when the server's actors stop
-calling sessions and the gateway directly. Do not add to this list: give a shared type
+The actor names the gateway in annotations only; the gateway builds the actors at run
+time. It goes when the actors stop calling the gateway directly (sessions are reached
+through ``exchange.server.port`` already). Do not add to this list: give a shared type
 a small module of its own, or describe what is used with a ``Protocol`` (as
 ``exchange.core.invariants`` and ``client.streams`` do)."""
 
@@ -195,6 +196,28 @@ def test_layers() -> None:
             forbidden = ("exchange.server", "client", "asyncio", "uvloop", "socket")
         elif module.split(".")[0] == "client":
             forbidden = ("exchange",)
+        else:
+            continue
+        for bad in sorted(_imports_from(module, everything, forbidden)):
+            broken.append(f"{module} imports {bad}")
+    assert not broken, "\n".join(broken)
+
+
+SERVER_SIDES = ("exchange.server.gateway", "exchange.server.gateway_base",
+                "exchange.server.market_ops", "exchange.server.actor")
+
+
+def test_server_layers() -> None:
+    """Front-ends -> gateway -> actors: neither side imports the other's modules, even
+    for annotations; they meet in ``exchange.server.port``."""
+    _, everything = _graph(type_checking=True)
+    broken: list[str] = []
+    for module in sorted(everything):
+        if module in SERVER_SIDES:
+            forbidden: tuple[str, ...] = ("exchange.server.frontends", "exchange.server.session")
+        elif module.startswith("exchange.server.frontends") or module in (
+                "exchange.server.session", "exchange.server.port"):
+            forbidden = SERVER_SIDES
         else:
             continue
         for bad in sorted(_imports_from(module, everything, forbidden)):

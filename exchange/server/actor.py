@@ -34,11 +34,11 @@ from exchange.core.results import (
 from exchange.server.views import datetime_to_us, now_us
 from protocol import messages as M
 from protocol import replies as R
-from protocol.codec import encode
 
 if TYPE_CHECKING:
     from exchange.server.gateway_base import GatewayCore
-    from exchange.server.session import Session, Slot
+    from exchange.server.port import SessionPort as Session
+    from exchange.server.port import Slot
 
 log = logging.getLogger("exchange.actor")
 
@@ -100,9 +100,9 @@ class SymbolActor:
     def busy(self) -> bool:
         return self.queue.qsize() >= QUEUE_DEPTH
 
-    def busy_error(self, msg: Any) -> bytes:
-        return encode(R.Error(code="server_busy", ref=getattr(msg, "ref", None),
-                              message=f"symbol: {self.symbol} has {QUEUE_DEPTH} commands waiting"))
+    def busy_error(self, msg: Any) -> R.Error:
+        return R.Error(code="server_busy",
+                       message=f"symbol: {self.symbol} has {QUEUE_DEPTH} commands waiting")
 
     async def run(self) -> None:
         queue = self.queue
@@ -141,8 +141,7 @@ class SymbolActor:
             handler(session, slot, msg, arg)
         except CommandError as exc:
             self.answer(session, slot, R.Error(code=exc.code,  # type: ignore[arg-type]
-                                               message=_named_as_sent(exc.message, msg),
-                                               ref=getattr(msg, "ref", None)))
+                                               message=_named_as_sent(exc.message, msg)))
             if exc.outcome is not None:  # orders it found expired are still news
                 self.publish(exc.outcome, None, None)
         except Exception as exc:
@@ -153,13 +152,12 @@ class SymbolActor:
             gateway.bug_in_command(exc, before, take_back=not answered)
             if not answered:
                 self.answer(session, slot, R.Error(
-                    code="bad_request", ref=getattr(msg, "ref", None),
-                    message="internal error; the request was not run"))
+                    code="bad_request", message="internal error; the request was not run"))
 
-    def answer(self, session: Session | None, slot: Slot | None, reply: R.Message) -> None:
+    def answer(self, session: Session | None, slot: Slot | None, reply: R.ReplyBase) -> None:
         self.answered = True
         if session is not None and slot is not None:
-            session.fulfil(slot, encode(reply))
+            session.fulfil(slot, reply)
 
     # -- commands -------------------------------------------------------------------------------
     def do_place(self, session: Session | None, slot: Slot | None, msg: M.Place, user: str) -> None:
@@ -191,11 +189,11 @@ class SymbolActor:
         out = ex.apply(cmd)
         order = out.order
         assert order is not None
-        reply: R.Message
+        reply: R.ReplyBase
         if order.status == REJECTED and not out.duplicate:
-            reply = R.Rejected(order=views.order(order), ref=msg.ref)
+            reply = R.Rejected(order=views.order(order))
         else:
-            reply = R.Accepted(order=views.order(order), ref=msg.ref,
+            reply = R.Accepted(order=views.order(order),
                                fills=[views.fill(t, order.side) for t in out.fills],
                                duplicate=out.duplicate)
         self.answer(session, slot, reply)
@@ -215,7 +213,7 @@ class SymbolActor:
         order = out.order
         assert order is not None
         self.answer(session, slot, R.Modified(
-            order=self.views.order(order), ref=msg.ref,
+            order=self.views.order(order),
             fills=[self.views.fill(t, order.side) for t in out.fills]))
         self.publish(out, session, order)
 
@@ -235,10 +233,10 @@ class SymbolActor:
             order = out.order
             assert order is not None
             if with_fills:
-                reply = reply_type(order=self.views.order(order), ref=msg.ref,
+                reply = reply_type(order=self.views.order(order),
                                    fills=[self.views.fill(t, order.side) for t in out.fills])
             else:
-                reply = reply_type(order=self.views.order(order), ref=msg.ref)
+                reply = reply_type(order=self.views.order(order))
             self.answer(session, slot, reply)
             self.publish(out, session, order, triggered=was_pending and order.triggered)
         return handler
@@ -271,8 +269,8 @@ class SymbolActor:
         cmd = C.Halt(now_us(), admin, self.symbol, halted)
         self.gateway.record(cmd)
         self.exchange.apply(cmd)
-        reply: R.Message = (R.Halted(symbol=self.symbol, ref=msg.ref) if halted
-                            else R.TradingResumed(symbol=self.symbol, ref=msg.ref))
+        reply: R.ReplyBase = (R.Halted(symbol=self.symbol) if halted
+                              else R.TradingResumed(symbol=self.symbol))
         self.answer(session, slot, reply)
 
     def do_expire(self, session: Session | None, slot: Slot | None, msg: Any, arg: Any) -> None:
@@ -306,9 +304,8 @@ class SymbolActor:
                                                  fill=views.fill(event.trade, order.side))
             else:
                 message = _EVENT_TYPES[event.kind](order=view)
-            data = encode(message)
             for other in sessions:
-                other.push(data)
+                other.push(message)
         # What the request did to the order(s) it addressed goes to the owner's other sessions.
         targets = [addressed] if addressed is not None else (bulk or [])
         if session is not None and targets and not out.duplicate:
@@ -321,9 +318,9 @@ class SymbolActor:
             subscribers = gateway.subscribers("trades", self.symbol)
             if subscribers:
                 for trade in out.trades:
-                    data = encode(R.TradeEvent(trade=views.trade(trade)))
+                    message = R.TradeEvent(trade=views.trade(trade))
                     for sub in subscribers:
-                        sub.push_stream(data)
+                        sub.push_stream(message)
             if self.alerts:
                 self._check_alerts()
         changes = out.book_changes
@@ -331,45 +328,43 @@ class SymbolActor:
             subscribers = gateway.subscribers("book", self.symbol)
             if subscribers:
                 bids, asks = changes
-                seq = self.exchange.book_seq(self.symbol)
-                data = encode(R.BookUpdate(symbol=self.symbol, seq=seq,
-                                           bids=views.levels(self.spec, bids),
-                                           asks=views.levels(self.spec, asks)))
+                update = R.BookUpdate(symbol=self.symbol,
+                                      seq=self.exchange.book_seq(self.symbol),
+                                      bids=views.levels(self.spec, bids),
+                                      asks=views.levels(self.spec, asks))
                 for sub in subscribers:
-                    sub.push_stream(data)
+                    sub.push_stream(update)
         if out.trades or changes is not None:  # the only things a quote is made of
             subscribers = gateway.subscribers("quote", self.symbol)
             if subscribers:
                 quote = views.quote(self.symbol)
                 if quote != self.last_quote:
                     self.last_quote = quote
-                    data = encode(quote)
                     for sub in subscribers:
-                        sub.push_stream(data)
+                        sub.push_stream(quote)
 
     def _tell_other_sessions(self, out: Outcome, session: Session, sessions: list[Session],
                              targets: list[Order], addressed: Order | None,
                              triggered: bool) -> None:
         views = self.views
-        lines = []
+        events: list[R.Message] = []
         for order in targets:
             if order.status == REJECTED:
                 continue
             view = views.order(order)
             if order is addressed:
                 if triggered:
-                    lines.append(encode(R.Triggered(order=view)))
+                    events.append(R.Triggered(order=view))
                 for trade in out.fills:
-                    lines.append(encode(R.FillEvent(order=view,
-                                                    fill=views.fill(trade, order.side))))
+                    events.append(R.FillEvent(order=view, fill=views.fill(trade, order.side)))
             ended = _ENDED_EVENT.get(order.status)
             if ended is not None:
-                lines.append(encode(ended(order=view)))
-        if lines:
-            data = b"".join(lines)
+                events.append(ended(order=view))
+        # Event by event, each to every other session in a row: a codec encodes it once.
+        for event in events:
             for other in sessions:
                 if other is not session:
-                    other.push(data)
+                    other.push(event)
 
     def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)
@@ -387,10 +382,10 @@ class SymbolActor:
             if not hit:
                 keep.append(alert)
                 continue
-            data = encode(R.AlertEvent(alert_id=alert.alert_id, symbol=self.symbol,
-                                       last=self.spec.fmt_price(last)))
+            event = R.AlertEvent(alert_id=alert.alert_id, symbol=self.symbol,
+                                 last=self.spec.fmt_price(last))
             for sess in self.gateway.user_sessions.get(alert.user, ()):
-                sess.push(data)
+                sess.push(event)
         self.alerts = keep
 
     # -- expiry timer ----------------------------------------------------------------------------

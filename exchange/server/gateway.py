@@ -33,13 +33,12 @@ from exchange.server.auth import (
     plain_matches,
 )
 from exchange.server.config import Limits
-from exchange.server.gateway_base import error_line
+from exchange.server.gateway_base import refusal
 from exchange.server.market_ops import MarketDataOps
-from exchange.server.session import Session, Slot
+from exchange.server.port import SessionPort, Slot
 from exchange.server.views import now_us
 from protocol import messages as M
 from protocol import replies as R
-from protocol.codec import encode
 from protocol.text import HELP_COMMANDS, HELP_SUMMARY
 
 log = logging.getLogger("exchange.gateway")
@@ -57,7 +56,7 @@ bound under a flood of logins from many connections)."""
 LOG_USER_LEN = 64
 """Characters of a user name written to the log (the name is attacker-chosen)."""
 
-Answer = Callable[[bytes], None]
+Reply = Callable[[R.ReplyBase], None]
 
 
 class Gateway(MarketDataOps):
@@ -65,7 +64,7 @@ class Gateway(MarketDataOps):
 
     def __init__(self, exchange: Exchange, limits: Limits) -> None:
         super().__init__(exchange, limits)
-        self._table: dict[type[Any], Callable[[Session, Any], None]] = {
+        self._table: dict[type[Any], Callable[[SessionPort, Any], None]] = {
             M.Login: self.on_login, M.Ping: self.on_ping, M.Help: self.on_help,
             M.Quit: self.on_quit, M.Place: self.on_place, M.Modify: self.on_modify,
             M.Cancel: self.on_order_op, M.Pause: self.on_order_op, M.Resume: self.on_order_op,
@@ -94,7 +93,7 @@ class Gateway(MarketDataOps):
         return None
 
     # -- session ops ---------------------------------------------------------------------
-    def on_login(self, session: Session, msg: M.Login) -> None:
+    def on_login(self, session: SessionPort, msg: M.Login) -> None:
         """A login is looked at once every earlier request of the session is answered
         (its throttle depends on how they went), and may be answered later than that:
         after the connection's delay, or once a hashed token is checked in a thread.
@@ -103,17 +102,17 @@ class Gateway(MarketDataOps):
         owed = [True]
 
         def dispatch(slot: Slot) -> None:
-            def answer(data: bytes) -> None:
+            def answer(reply: R.ReplyBase) -> None:
                 owed[0] = False
-                session.fulfil(slot, data)
+                session.fulfil(slot, reply)
             self._login_turn(session, msg, answer)
         session.after_earlier(dispatch)
         if owed[0] and not session.closed:
             # Still owed: an empty local step behind it holds back the requests that
             # follow (a request for an actor would otherwise be dispatched at once).
-            session.local(lambda: b"")
+            session.local(lambda: ())
 
-    def _login_turn(self, session: Session, msg: M.Login, answer: Answer) -> None:
+    def _login_turn(self, session: SessionPort, msg: M.Login, answer: Reply) -> None:
         if session.closed:
             return
         assert self.loop is not None
@@ -122,8 +121,8 @@ class Gateway(MarketDataOps):
         if throttle.closing(conn):
             # Already refused and closing: the logins pipelined behind the last failure
             # are refused without a look (and without a log line each).
-            answer(error_line("auth_failed", "token: too many failed logins on this "
-                              "connection; it is being closed", msg.ref))
+            answer(refusal("auth_failed", "token: too many failed logins on this "
+                           "connection; it is being closed"))
             return
         now = self.loop.time()
         wait = throttle.wait(conn, now)
@@ -149,8 +148,8 @@ class Gateway(MarketDataOps):
                 self._login_checked(session, conn, msg, answer, False)
                 return
             if self._checks_pending >= MAX_PENDING_CHECKS:
-                answer(error_line("server_busy", "login: too many logins being checked; "
-                                  "try again shortly", msg.ref))
+                answer(refusal("server_busy", "login: too many logins being checked; "
+                               "try again shortly"))
                 return
             self._checks_pending += 1
             future = self.loop.run_in_executor(self._hash_executor, check.verify, msg.token)
@@ -172,8 +171,8 @@ class Gateway(MarketDataOps):
         ok = plain_matches(msg.token, expected) and info is not None
         self._login_checked(session, conn, msg, answer, ok)
 
-    def _login_checked(self, session: Session, conn: ConnectionLogins, msg: M.Login,
-                       answer: Answer, ok: bool) -> None:
+    def _login_checked(self, session: SessionPort, conn: ConnectionLogins, msg: M.Login,
+                       answer: Reply, ok: bool) -> None:
         if session.closed:
             return
         account = self.exchange.find_account(msg.user) if ok else None
@@ -186,10 +185,10 @@ class Gateway(MarketDataOps):
         session.admin = account.info.admin
         self.user_sessions.setdefault(msg.user, []).append(session)
         log.info("session %d from %s logged in as %r", session.id, session.peer, msg.user)
-        answer(encode(R.Welcome(user=msg.user, name=account.info.name, ref=msg.ref)))
+        answer(R.Welcome(user=msg.user, name=account.info.name))
 
-    def _login_failed(self, session: Session, conn: ConnectionLogins, msg: M.Login,
-                      answer: Answer, counted: bool, why: str) -> None:
+    def _login_failed(self, session: SessionPort, conn: ConnectionLogins, msg: M.Login,
+                      answer: Reply, counted: bool, why: str) -> None:
         assert self.loop is not None
         closing = self.login_throttle.failed(conn, msg.user if counted else None,
                                              self.loop.time())
@@ -200,11 +199,11 @@ class Gateway(MarketDataOps):
             why += "; too many failed logins, closing the connection"
             # Read nothing more; requests already handed on are answered, then the close.
             session.end_input()
-        answer(error_line("auth_failed", f"token: {why}", msg.ref))
+        answer(refusal("auth_failed", f"token: {why}"))
         if closing:
             session.close_after_flush()
 
-    def session_closed(self, session: Session, exc: Exception | None) -> None:
+    def session_closed(self, session: SessionPort, exc: Exception | None) -> None:
         self._login_conns.pop(session.id, None)
         super().session_closed(session, exc)
 
@@ -212,21 +211,21 @@ class Gateway(MarketDataOps):
         super().stop()
         self._hash_executor.shutdown(wait=False, cancel_futures=True)
 
-    def on_ping(self, session: Session, msg: M.Ping) -> None:
-        self._local(session, msg, lambda: R.Pong(ts=self.views.clock.fmt(now_us()), ref=msg.ref))
+    def on_ping(self, session: SessionPort, msg: M.Ping) -> None:
+        self._local(session, msg, lambda: R.Pong(ts=self.views.clock.fmt(now_us())))
 
-    def on_help(self, session: Session, msg: M.Help) -> None:
+    def on_help(self, session: SessionPort, msg: M.Help) -> None:
         self._local(session, msg, lambda: R.HelpReply(text=HELP_SUMMARY,
-                                                   commands=list(HELP_COMMANDS), ref=msg.ref))
+                                                   commands=list(HELP_COMMANDS)))
 
-    def on_quit(self, session: Session, msg: M.Quit) -> None:
-        def work() -> R.Message:
+    def on_quit(self, session: SessionPort, msg: M.Quit) -> None:
+        def work() -> R.ReplyBase:
             session.close_after_flush()
-            return R.Bye(ref=msg.ref)
+            return R.Bye()
         self._local(session, msg, work)
 
     # -- orders ---------------------------------------------------------------------------
-    def on_place(self, session: Session, msg: M.Place) -> None:
+    def on_place(self, session: SessionPort, msg: M.Place) -> None:
         user = session.user
         actor = self.actors.get(msg.symbol)
         if user is not None and actor is not None and not session.unrun:
@@ -236,7 +235,7 @@ class Gateway(MarketDataOps):
         self._route(session, msg, lambda user: self._actor(msg.symbol),
                     lambda actor, slot, user: self._send_place(actor, session, slot, msg, user))
 
-    def _send_place(self, actor: SymbolActor, session: Session, slot: Slot, msg: M.Place,
+    def _send_place(self, actor: SymbolActor, session: SessionPort, slot: Slot, msg: M.Place,
                     user: str) -> None:
         if msg.client_order_id is not None:
             # So that a cancel/modify by this client id, pipelined right behind the place,
@@ -260,19 +259,19 @@ class Gateway(MarketDataOps):
                                f"client_order_id: no such order {msg.client_order_id!r}")
         return self.actors[symbol]
 
-    def on_modify(self, session: Session, msg: M.Modify) -> None:
+    def on_modify(self, session: SessionPort, msg: M.Modify) -> None:
         def send(actor: SymbolActor, slot: Slot, user: str) -> None:
             actor.submit(actor.do_modify, session, slot, msg, user)
         self._route(session, msg, lambda user: self._order_actor(user, msg), send)
 
-    def on_order_op(self, session: Session, msg: M.Cancel | M.Pause | M.Resume) -> None:
+    def on_order_op(self, session: SessionPort, msg: M.Cancel | M.Pause | M.Resume) -> None:
         op = {M.Cancel: "cancel", M.Pause: "pause", M.Resume: "resume"}[type(msg)]
 
         def send(actor: SymbolActor, slot: Slot, user: str) -> None:
             actor.submit(self.order_ops[actor.symbol][op], session, slot, msg, user)
         self._route(session, msg, lambda user: self._order_actor(user, msg), send)
 
-    def on_cancel_all(self, session: Session, msg: M.CancelAll) -> None:
+    def on_cancel_all(self, session: SessionPort, msg: M.CancelAll) -> None:
         def pick(user: str) -> SymbolActor:
             return self._actor(msg.symbol) if msg.symbol is not None else next(
                 iter(self.actors.values()))
@@ -283,8 +282,8 @@ class Gateway(MarketDataOps):
             if busy is not None:  # all parts or none: a lost part would never answer
                 session.fulfil(slot, busy.busy_error(msg))
                 return
-            done = self._gather(len(actors), lambda ids: session.fulfil(slot, encode(
-                R.CanceledAll(count=len(ids), order_ids=ids, ref=msg.ref))))
+            done = self._gather(len(actors), lambda ids: session.fulfil(
+                slot, R.CanceledAll(count=len(ids), order_ids=ids)))
             for actor in actors:
                 actor.submit(actor.do_cancel_all, session, None, msg, (user, done))
         self._route(session, msg, pick, send)
@@ -302,42 +301,39 @@ class Gateway(MarketDataOps):
                 finish(sorted(collected))
         return done
 
-    def on_status(self, session: Session, msg: M.Status) -> None:
-        def work() -> R.Message:
+    def on_status(self, session: SessionPort, msg: M.Status) -> None:
+        def work() -> R.ReplyBase:
             order = self.exchange.find(session.user or "", msg.order_id, msg.client_order_id)
-            return R.OrderReply(order=self.views.order(order), ref=msg.ref)
+            return R.OrderReply(order=self.views.order(order))
         self._local(session, msg, work, login=True)
 
-    def on_orders(self, session: Session, msg: M.Orders) -> None:
-        def work() -> R.Message:
+    def on_orders(self, session: SessionPort, msg: M.Orders) -> None:
+        def work() -> R.ReplyBase:
             if msg.symbol is not None:
                 self._actor(msg.symbol)
             orders = self.exchange.orders_of(session.user or "", msg.symbol,
                                              live_only=msg.status == "live")
-            return R.OrdersReply(orders=[self.views.order(o) for o in orders], ref=msg.ref)
+            return R.OrdersReply(orders=[self.views.order(o) for o in orders])
         self._local(session, msg, work, login=True)
 
-    def on_fills(self, session: Session, msg: M.Fills) -> None:
-        def work() -> R.Message:
+    def on_fills(self, session: SessionPort, msg: M.Fills) -> None:
+        def work() -> R.ReplyBase:
             if msg.symbol is not None:
                 self._actor(msg.symbol)
             fills = self.exchange.fills_of(session.user or "", msg.symbol, msg.limit)
-            return R.FillsReply(fills=[self.views.fill(t, side) for t, side in fills],
-                                ref=msg.ref)
+            return R.FillsReply(fills=[self.views.fill(t, side) for t, side in fills])
         self._local(session, msg, work, login=True)
 
     # -- accounts ---------------------------------------------------------------------------
-    def on_balance(self, session: Session, msg: M.Balance) -> None:
-        def work() -> R.Message:
-            reply = self.views.balance(session.user or "")
-            reply.ref = msg.ref
-            return reply
+    def on_balance(self, session: SessionPort, msg: M.Balance) -> None:
+        def work() -> R.ReplyBase:
+            return self.views.balance(session.user or "")
         self._local(session, msg, work, login=True)
 
-    def on_cash(self, session: Session, msg: M.Deposit | M.Withdraw) -> None:
+    def on_cash(self, session: SessionPort, msg: M.Deposit | M.Withdraw) -> None:
         deposit = isinstance(msg, M.Deposit)
 
-        def work() -> R.Message:
+        def work() -> R.ReplyBase:
             user = session.user or ""
             units = self.exchange.money.to_units(msg.amount)
             if units is None:
@@ -355,27 +351,23 @@ class Gateway(MarketDataOps):
                 if journal is not None:
                     journal.retract(journal.seq)
                 raise
-            reply = self.views.balance(user)
-            reply.ref = msg.ref
-            return reply
+            return self.views.balance(user)
         self._local(session, msg, work, login=True, mutates=True)
 
-    def on_portfolio(self, session: Session, msg: M.Portfolio) -> None:
-        def work() -> R.Message:
-            reply = self.views.portfolio(session.user or "")
-            reply.ref = msg.ref
-            return reply
+    def on_portfolio(self, session: SessionPort, msg: M.Portfolio) -> None:
+        def work() -> R.ReplyBase:
+            return self.views.portfolio(session.user or "")
         self._local(session, msg, work, login=True)
 
     # -- administration ---------------------------------------------------------------------------
-    def on_halt(self, session: Session, msg: M.Halt | M.ResumeTrading) -> None:
+    def on_halt(self, session: SessionPort, msg: M.Halt | M.ResumeTrading) -> None:
         halted = isinstance(msg, M.Halt)
 
         def send(actor: SymbolActor, slot: Slot, user: str) -> None:
             actor.submit(actor.do_halt, session, slot, msg, halted)
         self._route(session, msg, lambda user: self._actor(msg.symbol), send, admin=True)
 
-    def on_close_market(self, session: Session, msg: M.CloseMarket) -> None:
+    def on_close_market(self, session: SessionPort, msg: M.CloseMarket) -> None:
         def send(first: SymbolActor, slot: Slot, user: str) -> None:
             busy = next((a for a in self.actors.values() if a.busy()), None)
             if busy is not None:
@@ -384,8 +376,8 @@ class Gateway(MarketDataOps):
             cmd = C.MarketOpen(now_us(), user, False)
             self.record(cmd)  # before it is applied, see on_cash
             self.exchange.apply(cmd)
-            self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(slot, encode(
-                R.MarketClosed(count=len(ids), order_ids=ids, ref=msg.ref))))
+            self.close_all_books(msg.expire == "all", lambda ids: session.fulfil(
+                slot, R.MarketClosed(count=len(ids), order_ids=ids)))
         # It closes every book at once, so it waits for this session's earlier requests:
         # a place sent before it must not be rejected market_closed.
         self._route(session, msg, lambda user: next(iter(self.actors.values())), send,
@@ -398,16 +390,16 @@ class Gateway(MarketDataOps):
         for actor in actors:
             actor.submit(actor.do_expire_session, None, None, None, (everything, done))
 
-    def on_open_market(self, session: Session, msg: M.OpenMarket) -> None:
-        def work() -> R.Message:
+    def on_open_market(self, session: SessionPort, msg: M.OpenMarket) -> None:
+        def work() -> R.ReplyBase:
             cmd = C.MarketOpen(now_us(), session.user or "", True)
             self.record(cmd)  # before it is applied, see on_cash
             self.exchange.apply(cmd)
-            return R.MarketOpened(ref=msg.ref)
+            return R.MarketOpened()
         self._local(session, msg, work, login=True, admin=True, mutates=True)
 
-    def on_stats(self, session: Session, msg: M.Stats) -> None:
-        def work() -> R.Message:
+    def on_stats(self, session: SessionPort, msg: M.Stats) -> None:
+        def work() -> R.ReplyBase:
             ex = self.exchange
             orders, trades = ex.counts()
             counters = {
@@ -421,5 +413,5 @@ class Gateway(MarketDataOps):
             }
             for symbol, actor in self.actors.items():
                 counters[f"queue_depth.{symbol}"] = actor.queue.qsize()
-            return R.StatsReply(counters=counters, ref=msg.ref)
+            return R.StatsReply(counters=counters)
         self._local(session, msg, work, login=True, admin=True)

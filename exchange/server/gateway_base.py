@@ -19,10 +19,9 @@ from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
 from exchange.server.config import Limits
-from exchange.server.session import Session, Slot
+from exchange.server.port import Answer, SessionPort, Slot
 from exchange.server.views import Views
 from protocol import replies as R
-from protocol.codec import encode
 
 if TYPE_CHECKING:
     from exchange.server.journal import FileJournal
@@ -30,8 +29,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("exchange.gateway")
 
 
-def error_line(code: str, message: str, ref: Any) -> bytes:
-    return encode(R.Error(code=code, message=message, ref=ref))  # type: ignore[arg-type]
+def refusal(code: str, message: str) -> R.Error:
+    """An error reply (the session's codec gives it the request's ref)."""
+    return R.Error(code=code, message=message)  # type: ignore[arg-type]
 
 
 class GatewayCore:
@@ -43,18 +43,18 @@ class GatewayCore:
         self.views = Views(exchange)
         self.actors = {symbol: SymbolActor(self, symbol) for symbol in exchange.symbols()}
         self.order_ops = {symbol: actor.order_handlers() for symbol, actor in self.actors.items()}
-        self.sessions: dict[int, Session] = {}
+        self.sessions: dict[int, SessionPort] = {}
         self.per_address: dict[str, int] = {}
         """Open sessions per peer address, for ``max_connections_per_address``."""
         self._refused = 0  # connections refused since the last refusal was logged
         self._refusal_logged = -1e9
-        self.user_sessions: dict[str, list[Session]] = {}
-        self.subs: dict[tuple[str, str], list[Session]] = {}
+        self.user_sessions: dict[str, list[SessionPort]] = {}
+        self.subs: dict[tuple[str, str], list[SessionPort]] = {}
         self.pending_cids: dict[tuple[str, str], str] = {}
         self.journal: FileJournal | None = None
         self._ids = itertools.count(1)
         self._alert_ids = itertools.count(1)
-        self._dirty: list[Session] = []
+        self._dirty: list[SessionPort] = []
         self._flush_scheduled = False
         self.loop: asyncio.AbstractEventLoop | None = None
         self.counters = {"sessions_opened": 0, "requests": 0}
@@ -62,7 +62,7 @@ class GatewayCore:
         """Set by :meth:`fail_stop`: a bug met in a command; nothing more runs."""
         self.on_fatal: Callable[[BaseException], None] | None = None
         """Called once by :meth:`fail_stop` (the server stops and exits)."""
-        self._table: dict[type[Any], Callable[[Session, Any], None]] = {}
+        self._table: dict[type[Any], Callable[[SessionPort, Any], None]] = {}
         """Request type -> handler; filled in by the Gateway that has the handlers."""
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -75,10 +75,10 @@ class GatewayCore:
         for actor in self.actors.values():
             actor.stop()
 
-    def new_session(self) -> Session:
-        return Session(self, next(self._ids))
+    def next_session_id(self) -> int:
+        return next(self._ids)
 
-    def admit(self, session: Session) -> bytes | None:
+    def admit(self, session: SessionPort) -> R.Error | None:
         """None if a new connection may become a session, else the error line it gets.
 
         Checked in ``connection_made``, before the session costs anything but its socket.
@@ -104,15 +104,15 @@ class GatewayCore:
                         session.peer, self._refused, reason)
             self._refused = 0
             self._refusal_logged = now
-        return error_line("server_busy", reason, None)
+        return refusal("server_busy", reason)
 
-    def session_opened(self, session: Session) -> None:
+    def session_opened(self, session: SessionPort) -> None:
         self.sessions[session.id] = session
         self.per_address[session.host] = self.per_address.get(session.host, 0) + 1
         self.counters["sessions_opened"] += 1
         log.info("session %d opened from %s", session.id, session.peer)
 
-    def session_closed(self, session: Session, exc: Exception | None) -> None:
+    def session_closed(self, session: SessionPort, exc: Exception | None) -> None:
         if self.sessions.pop(session.id, None) is not None:
             left = self.per_address.get(session.host, 0) - 1
             if left > 0:
@@ -126,7 +126,7 @@ class GatewayCore:
         log.info("session %d closed (%s)%s", session.id, session.user or "not logged in",
                  f": {exc}" if exc else "")
 
-    def _forget_user(self, session: Session) -> None:
+    def _forget_user(self, session: SessionPort) -> None:
         if session.user is None:
             return
         sessions = self.user_sessions.get(session.user)
@@ -140,7 +140,7 @@ class GatewayCore:
                 del self.user_sessions[session.user]
 
     # -- output ---------------------------------------------------------------------------
-    def mark_dirty(self, session: Session) -> None:
+    def mark_dirty(self, session: SessionPort) -> None:
         self._dirty.append(session)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -161,7 +161,7 @@ class GatewayCore:
         for session in dirty:
             session.flush()
 
-    def flush_early(self, session: Session) -> None:
+    def flush_early(self, session: SessionPort) -> None:
         """Hand one session's output to its socket before the end of the turn (it
         produced a lot in this turn): records first, as in :meth:`flush`.
 
@@ -216,14 +216,14 @@ class GatewayCore:
             self.on_fatal(exc)
 
     # -- dispatch -------------------------------------------------------------------------
-    def dispatch(self, session: Session, message: Any) -> None:
+    def dispatch(self, session: SessionPort, message: Any) -> None:
         self.counters["requests"] += 1
         self._table[type(message)](session, message)
 
-    def subscribers(self, channel: str, symbol: str) -> list[Session]:
+    def subscribers(self, channel: str, symbol: str) -> list[SessionPort]:
         return self.subs.get((channel, symbol), [])
 
-    def _local(self, session: Session, msg: Any, work: Callable[[], R.Message],
+    def _local(self, session: SessionPort, msg: Any, work: Callable[[], Answer],
                login: bool = False, admin: bool = False, mutates: bool = False) -> None:
         """Answer ``msg`` with ``work()`` in the session's order.
 
@@ -232,28 +232,26 @@ class GatewayCore:
         return value, so none was given). A bug in any other local request changed
         nothing that is journaled: it answers "internal error" and the server goes on.
         """
-        def run() -> bytes:
+        def run() -> Answer:
             if self.failed:
-                return error_line("bad_request", "internal error; the request was not run",
-                                  msg.ref)
+                return refusal("bad_request", "internal error; the request was not run")
             if login and session.user is None:
-                return error_line("auth_required", "op: log in first (login USER TOKEN)", msg.ref)
+                return refusal("auth_required", "op: log in first (login USER TOKEN)")
             if admin and not session.admin:
-                return error_line("forbidden", "op: administrators only", msg.ref)
+                return refusal("forbidden", "op: administrators only")
             before = self.recorded()
             try:
-                return encode(work())
+                return work()
             except CommandError as exc:
-                return error_line(exc.code, exc.message, msg.ref)
+                return refusal(exc.code, exc.message)
             except Exception as exc:
                 log.critical("bug in a request: %r", msg, exc_info=True)
                 if mutates:
                     self.bug_in_command(exc, before)
-                return error_line("bad_request", "internal error; the request was not run",
-                                  msg.ref)
+                return refusal("bad_request", "internal error; the request was not run")
         session.local(run)
 
-    def _route(self, session: Session, msg: Any, pick: Callable[[str], SymbolActor],
+    def _route(self, session: SessionPort, msg: Any, pick: Callable[[str], SymbolActor],
                send: Callable[[SymbolActor, Slot, str], None], admin: bool = False,
                after_earlier: bool = False) -> None:
         """Send a request to an actor once it is this session's turn to dispatch it
@@ -261,15 +259,15 @@ class GatewayCore:
         def dispatch(slot: Slot) -> None:
             user = session.user
             if user is None:
-                session.fulfil(slot, error_line("auth_required", "op: log in first", msg.ref))
+                session.fulfil(slot, refusal("auth_required", "op: log in first"))
                 return
             if admin and not session.admin:
-                session.fulfil(slot, error_line("forbidden", "op: administrators only", msg.ref))
+                session.fulfil(slot, refusal("forbidden", "op: administrators only"))
                 return
             try:
                 actor = pick(user)
             except CommandError as exc:
-                session.fulfil(slot, error_line(exc.code, exc.message, msg.ref))
+                session.fulfil(slot, refusal(exc.code, exc.message))
                 return
             send(actor, slot, user)
         if after_earlier:
@@ -283,7 +281,7 @@ class GatewayCore:
             raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
         return actor
 
-    def _unsubscribe(self, session: Session, key: tuple[str, str]) -> None:
+    def _unsubscribe(self, session: SessionPort, key: tuple[str, str]) -> None:
         subs = self.subs.get(key)
         if subs is not None and session in subs:
             # A new list, not an edit in place: this runs when a subscriber is dropped in

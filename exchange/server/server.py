@@ -1,4 +1,8 @@
-"""The server: listener, actors, market-close timer, and an orderly shutdown.
+"""The server: listeners, actors, market-close timer, and an orderly shutdown.
+
+It listens with the front-ends it is given by name (``exchange.server.frontends``; by
+default one ``lines`` listener on the configured host and port), each on its own socket,
+all in front of the one gateway.
 
 Shutdown order (after the way production ASGI servers do it): stop accepting; stop
 reading from sessions but answer every line already read; let the actors drain;
@@ -20,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from exchange.server.config import Config
+from exchange.server.frontends import Listener, frontend
 from exchange.server.gateway import Gateway
 from exchange.server.journal import FileJournal
 
@@ -63,15 +68,19 @@ EXIT_BUG = 70  # EX_SOFTWARE
 
 
 class ExchangeServer:
-    """One exchange served on one TCP port."""
+    """One exchange served by its listeners (one ``lines`` on ``host:port`` unless
+    ``listeners`` names others)."""
 
     def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 7878,
                  data_dir: str | Path | None = None,
-                 ssl_context: ssl.SSLContext | None = None) -> None:
+                 ssl_context: ssl.SSLContext | None = None,
+                 listeners: list[Listener] | None = None) -> None:
         self.config = config
-        self.ssl_context = ssl_context
-        self.host = host
-        self.port = port
+        self.listeners = listeners or [Listener("lines", host, port, ssl_context)]
+        for listener in self.listeners:
+            frontend(listener.frontend)  # an unknown name fails here, before recovery
+        self.host = self.listeners[0].host
+        self.port = self.listeners[0].port
         journal = None
         if data_dir is None:
             self.exchange = config.build_exchange()
@@ -92,22 +101,37 @@ class ExchangeServer:
         self.gateway.journal = journal
         self.gateway.on_fatal = self._fatal
         self.fatal: BaseException | None = None
-        self._server: asyncio.Server | None = None
+        self._servers: list[asyncio.Server] = []
+        self.bound: list[tuple[str, int]] = []
+        """Each listener's address once started (port 0 becomes the port chosen)."""
         self._stopping: asyncio.Event | None = None
         self._close_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> tuple[str, int]:
-        loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
         self.gateway.start()
-        self._server = await loop.create_server(self.gateway.new_session, self.host, self.port,
-                                                reuse_address=True, backlog=1024,
-                                                ssl=self.ssl_context)
-        sock = self._server.sockets[0].getsockname()
-        self.port = sock[1]
+        for listener in self.listeners:
+            server = await frontend(listener.frontend)(self.gateway, listener)
+            self._servers.append(server)
+            sock = server.sockets[0].getsockname()
+            self.bound.append((sock[0], sock[1]))
+        self.host, self.port = self.bound[0]
         self._schedule_close()
         tune_gc()
-        return sock[0], sock[1]
+        return self.bound[0]
+
+    @property
+    def _server(self) -> asyncio.Server | None:
+        """The first listener's server."""
+        return self._servers[0] if self._servers else None
+
+    def _stop_listening(self) -> None:
+        for server in self._servers:
+            server.close()
+
+    async def _listeners_closed(self) -> None:
+        for server in self._servers:
+            await server.wait_closed()
 
     def _schedule_close(self) -> None:
         """Arm the daily market close (``[market] close``, server local time)."""
@@ -134,8 +158,7 @@ class ExchangeServer:
     def _fatal(self, exc: BaseException) -> None:
         """A command met a bug (``GatewayCore.fail_stop``): stop accepting, then exit."""
         self.fatal = exc
-        if self._server is not None:
-            self._server.close()
+        self._stop_listening()
         self.request_stop()
 
     async def serve_until_stopped(self) -> int:
@@ -162,19 +185,15 @@ class ExchangeServer:
             self._close_timer.cancel()
         self.gateway.stop()
         self.gateway.flush()  # commits the journal first, as every turn
-        sessions = [s for s in self.gateway.sessions.values()
-                    if s.transport is not None and not s.closed]
+        sessions = [s for s in self.gateway.sessions.values() if not s.closed]
         loop = asyncio.get_running_loop()
         deadline = loop.time() + 1.0
         while loop.time() < deadline and any(
-                s.transport is not None and s.transport.get_write_buffer_size()
-                for s in sessions):
+                not s.closed and s.unsent() for s in sessions):
             await asyncio.sleep(0.01)
         for session in sessions:
-            if session.transport is not None:
-                session.transport.close()
-        if self._server is not None:
-            await self._server.wait_closed()
+            session.close()
+        await self._listeners_closed()
         journal = self.gateway.journal
         if journal is not None:
             journal.close()
@@ -183,26 +202,23 @@ class ExchangeServer:
         log.info("shutting down")
         if self._close_timer is not None:
             self._close_timer.cancel()
-        if self._server is not None:
-            self._server.close()
+        self._stop_listening()
         sessions = list(self.gateway.sessions.values())
         for session in sessions:
-            if session.transport is not None and not session.closed:
+            if not session.closed:
                 session.stop_reading()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SHUTDOWN_GRACE
         while loop.time() < deadline:
             busy = any(a.queue.qsize() for a in self.gateway.actors.values()) or any(
-                s.slots or s.parked is not None for s in sessions if not s.closed)
+                s.has_work() for s in sessions)
             if not busy:
                 break
             await asyncio.sleep(0.01)
         self.gateway.flush()
         for session in sessions:
-            if session.transport is not None and not session.closed:
-                session.transport.close()
-        if self._server is not None:
-            await self._server.wait_closed()
+            session.close()
+        await self._listeners_closed()
         self.gateway.stop()
         journal = self.gateway.journal
         if journal is not None:

@@ -1,7 +1,14 @@
-"""One TCP connection: a thin asyncio Protocol over the sans-IO protocol package.
+"""One client connection's logic, sans-IO: bytes in, request messages to the gateway,
+reply and event messages out as bytes, through a transport-like object.
 
-Bytes go into a :class:`~protocol.framing.LineBuffer`; each complete line is decoded
-and handed to the gateway. What goes out is ordered by a small reorder buffer of
+Nothing here does I/O or imports asyncio: a front-end (``exchange.server.frontends``)
+gives the session its transport (what asyncio's transports offer: write, pause_reading,
+get_write_buffer_size...), a clock (time, call_soon, call_later: the event loop) and its
+codec (a framer, bytes -> request messages, messages -> bytes), and forwards the
+transport's callbacks. Tests drive it with fakes of all three.
+
+Bytes go into the codec's framer; each complete frame (for JSON lines, a line) is
+decoded and handed to the gateway. What goes out is ordered by a small reorder buffer of
 *slots*, one per request, so that:
 
 * a session gets its replies in the order it sent its requests (stronger than the
@@ -32,23 +39,25 @@ taken, never once per turn after the fact:
   of the transport plus one partial line (the LineBuffer's own bound).
 * **requests in flight**: reading is paused past :data:`MAX_IN_FLIGHT` unanswered
   requests, and resumed when the backlog halves; the rate (token bucket) too.
+
+* **state**: a :class:`State`, moved only by :meth:`Session.set_state`, which refuses a
+  move :data:`TRANSITIONS` does not hold (as ``exchange.core.orders`` does for orders).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, cast
+from enum import Enum
+from typing import Any, Final, Protocol
 
-from protocol.codec import decode_request, encode, error_reply
+from exchange.core.errors import InvariantError
+from exchange.server.port import Answer, GatewayPort, Run, Slot
+from protocol import replies as R
+from protocol.codec import error_reply
 from protocol.errors import ProtocolError
-from protocol.framing import LineBuffer, LineTooLong
 from protocol.messages import Login, Quit
-
-if TYPE_CHECKING:
-    from exchange.server.gateway_base import GatewayCore
 
 log = logging.getLogger("exchange.session")
 
@@ -81,52 +90,148 @@ IN_FLIGHT: Final = 1  # too many requests unanswered
 OUTPUT: Final = 2  # too much output held (backpressure)
 TURN: Final = 4  # this turn's line budget is spent; the rest run on a later turn
 
-Run = Callable[[], bytes | None]
-"""Deferred work of a slot: returns the reply bytes, or None once it has been sent to
-an actor that will fill the slot later."""
+
+class State(Enum):
+    """Where a connection is in its life. Flow control (why reading is paused) is not a
+    state but a set of reasons beside it: any state that reads can be paused."""
+
+    NEW = "new"
+    """Built, the connection not made yet."""
+    REFUSED = "refused"
+    """Over a connection limit: its one error line written, closed, never a session."""
+    OPEN = "open"
+    """Reading and answering."""
+    STOPPED = "stopped"
+    """Shutdown: nothing more is read; what was read is still handled and answered."""
+    DRAINING = "draining"
+    """The peer's EOF: every complete line read is still handled, then the close."""
+    ENDED = "ended"
+    """Input ended (quit, a login timeout, too many failed logins, a fail-stop): lines
+    read but not handled are dropped; what is owed is still answered."""
+    CLOSING = "closing"
+    """Closed once everything owed has been written. Nothing more is handled."""
+    CLOSED = "closed"
+    """The connection is gone (closed, lost or dropped); nothing more is written."""
 
 
-class Slot:
-    """One request's place in the session's output order."""
+TRANSITIONS: Final[dict[State, frozenset[State]]] = {
+    State.NEW: frozenset({State.OPEN, State.REFUSED}),
+    State.OPEN: frozenset({State.STOPPED, State.DRAINING, State.ENDED, State.CLOSED}),
+    State.STOPPED: frozenset({State.DRAINING, State.ENDED, State.CLOSED}),
+    State.DRAINING: frozenset({State.ENDED, State.CLOSING, State.CLOSED}),
+    State.ENDED: frozenset({State.CLOSING, State.CLOSED}),
+    State.CLOSING: frozenset({State.CLOSED}),
+    State.REFUSED: frozenset(),
+    State.CLOSED: frozenset(),
+}
+"""The moves a session may make. A close is only ever asked for once input has ended
+(EOF, quit, a timeout): so CLOSING is reached from DRAINING or ENDED only."""
 
-    __slots__ = ("data", "run")
+_EOF_STATES: Final = frozenset({State.DRAINING, State.ENDED, State.CLOSING})
+"""No more input will be read."""
+_QUIT_STATES: Final = frozenset({State.ENDED, State.CLOSING})
+"""No more input will be handled (what is buffered is dropped)."""
 
-    def __init__(self, data: bytes | None = None, run: Run | None = None) -> None:
-        self.data = data
-        self.run = run
+
+class IllegalSessionMove(InvariantError):
+    """A session was asked to move between two states the table does not link."""
+
+    def __init__(self, session_id: int, old: State, new: State) -> None:
+        super().__init__(f"session {session_id}: state may not move from {old.value} "
+                         f"to {new.value}")
+        self.session_id = session_id
+        self.old = old
+        self.new = new
 
 
-class Session(asyncio.Protocol):
-    """A client connection. All methods run on the event loop thread."""
+class Transport(Protocol):
+    """What a session calls on its connection: the part of ``asyncio.Transport`` used."""
 
-    def __init__(self, gateway: GatewayCore, session_id: int) -> None:
+    def get_extra_info(self, name: str, default: Any = None) -> Any: ...
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None
+                                ) -> None: ...
+    def write(self, data: bytes) -> None: ...
+    def writelines(self, list_of_data: list[bytes]) -> None: ...
+    def get_write_buffer_size(self) -> int: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """Time and deferred calls: the event loop, or a test's fake of it."""
+
+    def time(self) -> float: ...
+    def call_soon(self, callback: Callable[[], object]) -> Any: ...
+    def call_later(self, delay: float, callback: Callable[[], object]) -> Timer: ...
+
+
+class Framer(Protocol):
+    """Splits the bytes read into frames (a line, a FIX message, a WebSocket message);
+    bounded whatever arrives (see :class:`protocol.framing.LineBuffer`)."""
+
+    def feed(self, data: bytes) -> None: ...
+    def next_line(self) -> Any:
+        """The next complete frame, or None when more data is needed."""
+
+
+class Codec(Protocol):
+    """A front-end's wire format: frames to request messages, messages to bytes."""
+
+    def framer(self) -> Framer: ...
+    def decode(self, frame: Any) -> Any:
+        """A request message, a :class:`ProtocolError` (answered with an error, nothing
+        else happens), or None (a frame that asks for nothing, such as a blank line)."""
+    def encode_reply(self, reply: Any, ref: Any) -> bytes:
+        """A reply to the request whose correlation id is ``ref`` (the slot's)."""
+    def encode_event(self, event: Any) -> bytes:
+        """A pushed message; the same message pushed to many sessions in a row is
+        encoded once (the codec keeps the last one)."""
+
+
+class Session:
+    """A client connection's logic. All methods run on the event loop thread."""
+
+    def __init__(self, gateway: GatewayPort, session_id: int, codec: Codec,
+                 clock: Clock) -> None:
         self.gateway = gateway
         self.id = session_id
+        self.codec = codec
+        self.clock = clock
+        self._decode = codec.decode
+        self._encode_reply = codec.encode_reply
+        self._encode_event = codec.encode_event
+        self.state = State.NEW
+        # Flags derived from the state (set_state keeps them), read on the hot paths.
+        self.closed = False  # REFUSED or CLOSED
+        self.eof = False  # no more input will be read
+        self.quit = False  # no more input will be handled
+        self.closing = False  # CLOSING: close once what is owed is written
         self.user: str | None = None
         self.admin = False
-        self.transport: asyncio.Transport | None = None
+        self.transport: Transport | None = None
         self.peer = "?"
         self.host = "?"
-        self.admitted = False  # counted in the gateway's connection limits
-        self.lines = LineBuffer()
-        self.parked: bytes | LineTooLong | None = None  # a line read, to handle next turn
+        self.lines = codec.framer()
+        self.parked: Any = None  # a frame read, to handle next turn
+        self.ref: Any = None  # the ref of the request being dispatched (for its slots)
         self.slots: deque[Slot] = deque()
         self.unrun = 0  # slots whose deferred work has not run yet
         self.held = 0  # bytes of replies/events ready in slots, not yet in `out`
         self.out: list[bytes] = []  # this turn's output, by reference (see hand_over)
         self.out_size = 0
         self.subscriptions: set[tuple[str, str]] = set()
-        self.closed = False
         self.advancing = False  # guards _advance against re-entry from a synchronous fulfil
-        self.eof = False  # no more input: the peer's EOF, quit, or the login timeout
-        self.quit = False  # lines still buffered are ignored (after quit or a timeout)
-        self.quitting = False
         self.pause_reasons = 0  # IN_FLIGHT | OUTPUT | TURN
         self.reading = True  # the transport is reading
-        self.stopped = False  # shutdown: never read again, but answer what was read
         self.writing_paused = False  # the transport's buffer is over its high-water mark
         self.activity = 0  # requests other than login handled (login timeout)
-        self.login_timer: asyncio.TimerHandle | None = None
+        self.login_timer: Timer | None = None
         limits = gateway.limits
         self.rate = float(limits.rate)
         self.tokens = self.rate
@@ -136,30 +241,40 @@ class Session(asyncio.Protocol):
         self.login_timeout = float(limits.login_timeout)
         self.chunk = min(MAX_CHUNK, max(4096, limits.outbound_buffer // 4))
 
-    # -- asyncio.Protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it.
-        self.transport = cast(asyncio.Transport, transport)
+    # -- state ----------------------------------------------------------------------------
+    def set_state(self, new: State) -> None:
+        """Move to ``new``, or raise IllegalSessionMove if the table has no such move."""
+        old = self.state
+        if new not in TRANSITIONS[old]:
+            raise IllegalSessionMove(self.id, old, new)
+        self.state = new
+        self.closed = new is State.CLOSED or new is State.REFUSED
+        self.eof = new in _EOF_STATES
+        self.quit = new in _QUIT_STATES
+        self.closing = new is State.CLOSING
+
+    # -- the transport's callbacks ---------------------------------------------------------
+    def connection_made(self, transport: Transport) -> None:
+        self.transport = transport
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple):
             self.host = str(peer[0])
             self.peer = f"{peer[0]}:{peer[1]}"
         else:
             self.host = self.peer = str(peer)
-        loop = asyncio.get_running_loop()
-        self.refilled = loop.time()
+        self.refilled = self.clock.time()
         refusal = self.gateway.admit(self)
         if refusal is not None:
             # Over a connection limit: one error line, then close; never a session.
-            self.closed = True
-            self.transport.write(refusal)
-            self.transport.close()
+            self.set_state(State.REFUSED)
+            transport.write(self._encode_reply(refusal, None))
+            transport.close()
             return
-        self.admitted = True
+        self.set_state(State.OPEN)
         # The transport pauses writing (pause_writing below) past the high-water mark.
-        self.transport.set_write_buffer_limits(high=self.high_water, low=self.high_water // 2)
+        transport.set_write_buffer_limits(high=self.high_water, low=self.high_water // 2)
         if self.login_timeout > 0:
-            self.login_timer = loop.call_later(self.login_timeout, self._login_deadline)
+            self.login_timer = self.clock.call_later(self.login_timeout, self._login_deadline)
         self.gateway.session_opened(self)
 
     def data_received(self, data: bytes) -> None:
@@ -168,16 +283,19 @@ class Session(asyncio.Protocol):
 
     def eof_received(self) -> bool:
         # Answer every complete line already read, then close (PROTOCOL.md, Framing).
-        self.eof = True
+        if self.state is State.OPEN or self.state is State.STOPPED:
+            self.set_state(State.DRAINING)
         self.reading = False
-        if not self.slots and self.parked is None:
+        if not self.slots and self.parked is None and not self.closed:
             self.close_after_flush()
         return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.closed:
             return
-        self.closed = True
+        if self.state is State.NEW:
+            return  # never made: nothing to tell anyone
+        self.set_state(State.CLOSED)
         if self.login_timer is not None:
             self.login_timer.cancel()
             self.login_timer = None
@@ -218,7 +336,7 @@ class Session(asyncio.Protocol):
                 self.parked = line
                 if not self.pause_reasons:
                     self._pause(TURN)
-                    asyncio.get_running_loop().call_soon(self._next_turn)
+                    self.clock.call_soon(self._next_turn)
                 break
             handle(line)
             budget -= 1
@@ -258,34 +376,37 @@ class Session(asyncio.Protocol):
         if self.parked is not None:
             # Lines already read come first, one budget per turn, before reading more.
             self.pause_reasons = TURN
-            asyncio.get_running_loop().call_soon(self._next_turn)
+            self.clock.call_soon(self._next_turn)
         else:
             self._resume_transport()
 
     def _resume_transport(self) -> None:
-        if (not self.reading and not self.eof and not self.stopped and not self.closed
-                and self.transport is not None):
+        if not self.reading and self.state is State.OPEN and self.transport is not None:
             self.reading = True
             self.transport.resume_reading()
 
     def stop_reading(self) -> None:
         """Shutdown: read nothing more; lines already read are still answered."""
-        self.stopped = True
+        if self.state is State.OPEN:
+            self.set_state(State.STOPPED)
         if self.reading and self.transport is not None and not self.closed:
             self.reading = False
             self.transport.pause_reading()
 
-    def handle_line(self, line: bytes | LineTooLong) -> None:
-        message = decode_request(line)  # never raises for what a peer sends
+    def handle_line(self, line: Any) -> None:
+        message = self._decode(line)  # never raises for what a peer sends
         if message is None:
             return
+        # Every slot opened while this request is dispatched answers it: it carries the
+        # request's ref, which the codec stamps on the reply.
+        self.ref = ref = message.ref
         if self.rate and not self._take_token():
-            ref = getattr(message, "ref", None)
-            self.reply_now(encode(error_reply(ProtocolError(
-                "rate_limited", f"rate: more than {self.rate:g} requests per second", ref))))
+            self.reply_now(R.Error(code="rate_limited",
+                                   message=f"rate: more than {self.rate:g} requests per second"),
+                           ref)
             return
         if isinstance(message, ProtocolError):
-            self.reply_now(encode(error_reply(message)))
+            self.reply_now(error_reply(message), ref)
             return
         kind = type(message)
         if kind is Quit:
@@ -299,14 +420,15 @@ class Session(asyncio.Protocol):
     def end_input(self) -> None:
         """Read and handle nothing more (after quit, a login timeout, too many failed
         logins, a fail-stop): lines read but not handled yet are dropped."""
-        self.eof = self.quit = True
+        if not self.quit and not self.closed:
+            self.set_state(State.ENDED)
         self.parked = None
         if self.reading and self.transport is not None:
             self.reading = False
             self.transport.pause_reading()
 
     def _take_token(self) -> bool:
-        now = asyncio.get_running_loop().time()
+        now = self.clock.time()
         self.tokens = min(self.rate, self.tokens + (now - self.refilled) * self.rate)
         self.refilled = now
         if self.tokens >= 1.0:
@@ -326,40 +448,46 @@ class Session(asyncio.Protocol):
             return
         if self.activity or self.subscriptions:
             self.activity = 0
-            self.login_timer = asyncio.get_running_loop().call_later(
-                self.login_timeout, self._login_deadline)
+            self.login_timer = self.clock.call_later(self.login_timeout, self._login_deadline)
             return
         log.warning("session %d (%s) closed: not logged in within %g s",
                     self.id, self.peer, self.login_timeout)
         self.end_input()
-        self.reply_now(encode(error_reply(ProtocolError(
-            "auth_required", f"login: not logged in within {self.login_timeout:g} s; closing",
-            None))))
+        self.reply_now(R.Error(code="auth_required", message=(
+            f"login: not logged in within {self.login_timeout:g} s; closing")), None)
         self.close_after_flush()
 
     # -- ordering of output --------------------------------------------------------------------
-    def reply_now(self, data: bytes) -> None:
+    def reply_now(self, reply: Any, ref: Any = None) -> None:
         """A reply ready at once: written now, or queued behind what is still owed."""
+        data = self._encode_reply(reply, ref)
         if self.slots:
-            self.slots.append(Slot(data))
+            self.slots.append(Slot(ref, data))
             self.held += len(data)
         else:
             self._write(data)
 
-    def local(self, work: Callable[[], bytes]) -> None:
+    def local(self, work: Callable[[], Answer]) -> None:
         """A request the server answers itself, once every earlier one is answered."""
         if self.slots:
-            self.slots.append(Slot(run=work))
+            self.slots.append(Slot(self.ref, None, work))
             self.unrun += 1
         else:
-            self._write(work())
+            self._write(self._encode_answer(work(), self.ref))
+
+    def _encode_answer(self, answer: Answer, ref: Any) -> bytes:
+        if type(answer) is tuple:
+            # A reply and what follows it in its place (the first carries the ref).
+            return b"".join([self._encode_reply(reply, ref if i == 0 else None)
+                             for i, reply in enumerate(answer)])
+        return self._encode_reply(answer, ref)
 
     def routed(self, dispatch: Callable[[Slot], None]) -> None:
         """A request for an actor: sent now, unless a local request is still ahead of it."""
         if self.unrun:
             self._defer(dispatch)
         else:
-            slot = Slot()
+            slot = Slot(self.ref)
             self.slots.append(slot)
             dispatch(slot)
 
@@ -372,7 +500,7 @@ class Session(asyncio.Protocol):
 
     def _defer(self, dispatch: Callable[[Slot], None]) -> Slot:
         """Queue a dispatch to run when its slot reaches the head of the output order."""
-        slot = Slot()
+        slot = Slot(self.ref)
 
         def run() -> None:
             dispatch(slot)
@@ -383,44 +511,46 @@ class Session(asyncio.Protocol):
         return slot
 
     def open_slot(self) -> Slot:
-        slot = Slot()
+        slot = Slot(self.ref)
         self.slots.append(slot)
         return slot
 
-    def fulfil(self, slot: Slot, data: bytes) -> None:
+    def fulfil(self, slot: Slot, reply: Any) -> None:
         """An actor's reply for ``slot``; releases everything now at the head."""
         if self.closed:
             return
-        slot.data = data
+        slot.data = data = self._encode_reply(reply, slot.ref)
         self.held += len(data)
         if not self.advancing and self.slots and self.slots[0] is slot:
             self._advance()
 
-    def push(self, data: bytes) -> None:
+    def push(self, event: Any) -> None:
         """An event about the user's own orders or alerts: after the replies still
         owed, never before. Like a reply, it is bounded by backpressure (it follows from
         the user's own orders, at most ``max_open_orders`` of them), not dropped."""
         if self.closed:
             return
+        data = self._encode_event(event)
         if self.slots:
-            self.slots.append(Slot(data))
+            self.slots.append(Slot(None, data))
             self.held += len(data)
         else:
             self._write(data)
 
-    def push_stream(self, data: bytes) -> None:
+    def push_stream(self, event: Any) -> None:
         """A message of a public stream (trades, book, quote), produced by others:
         it cannot be slowed, so a session that would hold more than ``outbound_buffer``
         with it is dropped at once, before anything is copied. A single message bigger
         than the whole bound still goes when nothing else is held."""
         if self.closed:
             return
+        data = self._encode_event(event)
         size = self.pending()
         if size and size + len(data) > self.outbound_limit:
             self._too_slow()
             return
         if self.slots:
-            self.slots.append(Slot(data))
+            self.slots.append(Slot(None, data))
             self.held += len(data)
         else:
             self._write(data)
@@ -433,7 +563,7 @@ class Session(asyncio.Protocol):
                 head = slots[0]
                 data = head.data
                 if data is None:
-                    run = head.run
+                    run: Run | None = head.run
                     if run is None:
                         break  # waiting for an actor
                     if self.unsent() > self.high_water:
@@ -445,7 +575,7 @@ class Session(asyncio.Protocol):
                         break
                     if result is not None:
                         slots.popleft()
-                        self._write(result)
+                        self._write(self._encode_answer(result, head.ref))
                         continue
                     data = head.data
                     if data is None:
@@ -481,6 +611,9 @@ class Session(asyncio.Protocol):
             size += transport.get_write_buffer_size()
         return size
 
+    def has_work(self) -> bool:
+        return not self.closed and (bool(self.slots) or self.parked is not None)
+
     def _write(self, data: bytes) -> None:
         """Buffer a reply (or a push already checked against the bound) for this turn.
 
@@ -509,7 +642,7 @@ class Session(asyncio.Protocol):
         self.hand_over()
         if not self.writing_paused:
             self._drained()
-        if self.quitting and not self.slots and not self.closed:
+        if self.closing and not self.slots and not self.closed:
             transport.close()
 
     def hand_over(self) -> None:
@@ -546,8 +679,17 @@ class Session(asyncio.Protocol):
             self._unpause(OUTPUT)
 
     def close_after_flush(self) -> None:
-        self.quitting = True
+        """Close once what is owed is written (input has ended: EOF, quit, a timeout)."""
+        if self.closed:
+            return
+        if not self.closing:
+            self.set_state(State.CLOSING)
         self.gateway.mark_dirty(self)
+
+    def close(self) -> None:
+        """Close the connection; what was handed to the transport is still sent."""
+        if self.transport is not None and not self.closed:
+            self.transport.close()
 
     def _too_slow(self) -> None:
         log.warning("session %d (%s) closed: client not reading, output over "

@@ -4,6 +4,9 @@ What is checked: the output bound is applied on every stream write, before anyth
 copied; backpressure pauses and resumes reading through the transport's callbacks; at
 most MAX_LINES_PER_TURN lines are handled per callback and the rest on later turns, in
 order; connection refusals never become sessions.
+
+The session is given a codec that writes bytes as they are (``BytesCodec``), so that
+what is pushed and counted here is exactly the bytes given.
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ import asyncio
 from typing import Any
 
 from exchange.server.config import Limits
-from exchange.server.session import MAX_LINES_PER_TURN, Session
+from exchange.server.session import MAX_LINES_PER_TURN, Session, State
+from protocol.codec import decode_request
+from protocol.framing import LineBuffer
 
 
 class FakeTransport:
@@ -58,6 +63,21 @@ class FakeTransport:
         self.closed = True
 
 
+class BytesCodec:
+    """JSON lines in (the real framing and decoder), bytes out as given."""
+
+    framer = LineBuffer
+    decode = staticmethod(decode_request)
+
+    @staticmethod
+    def encode_reply(reply: bytes, ref: Any) -> bytes:
+        return reply
+
+    @staticmethod
+    def encode_event(event: bytes) -> bytes:
+        return event
+
+
 class FakeGateway:
     """Records what the session hands it; answers every request with one line."""
 
@@ -98,7 +118,8 @@ class FakeGateway:
 def make(limits: Limits | None = None,
          refuse: bytes | None = None) -> tuple[Session, FakeTransport, FakeGateway]:
     gateway = FakeGateway(limits or Limits(outbound_buffer=10_000, login_timeout=0), refuse)
-    session = Session(gateway, 1)  # type: ignore[arg-type]
+    session = Session(gateway, 1, BytesCodec(),  # type: ignore[arg-type]
+                      asyncio.get_running_loop())
     transport = FakeTransport()
     session.connection_made(transport)  # type: ignore[arg-type]
     return session, transport, gateway
@@ -171,7 +192,7 @@ async def test_eof_after_parked_lines_answers_them_all_then_closes() -> None:
     n = MAX_LINES_PER_TURN + 3
     session.data_received(b"ping\n" * n)
     session.eof_received()
-    assert not session.quitting  # lines read before the EOF are still owed
+    assert session.state is not State.CLOSING  # lines read before the EOF are still owed
     await asyncio.sleep(0)
     assert len(gateway.dispatched) == n
     gateway.flush()

@@ -1,0 +1,48 @@
+"""Front-ends: one module per wire format, each an asyncio adapter plus a codec.
+
+A front-end turns its wire into the request messages of :mod:`protocol.messages`, hands
+them to the gateway through :class:`~exchange.server.port.GatewayPort`, and writes the
+reply and event messages it gets back in its own format. The server starts the listeners
+it is given by front-end name (:class:`Listener`); :data:`FRONTENDS` maps each name to its
+module, after the way uvicorn names its HTTP protocol implementations. Adding a front-end
+is writing a module here that defines ``serve`` (see :class:`Serve`) and naming it below.
+
+See docs/FRONTENDS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import ssl
+from dataclasses import dataclass
+from typing import Protocol, cast
+
+from exchange.server.port import GatewayPort
+
+FRONTENDS: dict[str, str] = {
+    "lines": "exchange.server.frontends.lines",
+}
+"""Front-end name -> module. ``lines``: JSON lines and text commands over TCP (TLS too)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    """One listening socket: which front-end speaks on it, and where."""
+
+    frontend: str = "lines"
+    host: str = "127.0.0.1"
+    port: int = 7878
+    ssl: ssl.SSLContext | None = None
+
+
+class Serve(Protocol):
+    """What a front-end module's ``serve`` is: start listening, return the server."""
+
+    async def __call__(self, gateway: GatewayPort, listener: Listener) -> asyncio.Server: ...
+
+
+def frontend(name: str) -> Serve:
+    """The ``serve`` function of the front-end called ``name``; KeyError if none is."""
+    module = importlib.import_module(FRONTENDS[name])
+    return cast(Serve, module.serve)
