@@ -23,15 +23,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.accounts import Account, Accounts, Position, UserInfo
 from exchange.core.orders import BUY, MARKET, STOP, Order
+from exchange.core.pickling import Picklable
 from exchange.core.results import CommandError, Trade
 from exchange.core.symbols import INT64_MAX, Money
 
 DEFAULT_MAX_OPEN_ORDERS = 100_000
 
 
-class Risk:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Risk(Picklable):
     """Cash, holdings and holds of every user; the one writer of account state."""
 
     def __init__(self, money: Money, max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS) -> None:
