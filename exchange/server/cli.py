@@ -22,6 +22,7 @@ from pathlib import Path
 
 from exchange.server.auth import hash_token
 from exchange.server.config import ConfigError, demo_config, load_config
+from exchange.server.frontends import FRONTENDS
 from exchange.server.journal import RecoveryError
 from exchange.server.server import run_server
 from protocol.fields import MAX_TOKEN_LEN
@@ -63,7 +64,10 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         runner = uvloop.run
     try:
-        status = runner(run_server(config, args.host, args.port, args.data_dir, context))
+        others = {name: getattr(args, f"{name}_port") for name in FRONTENDS
+                  if name != "lines" and getattr(args, f"{name}_port") is not None}
+        status = runner(run_server(config, args.host, args.port, args.data_dir, context,
+                                   others))
         if status:
             return int(status)  # 70: a command met a bug (see ExchangeServer._fatal)
     except RecoveryError as exc:
@@ -131,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--tls-cert", metavar="FILE",
                        help="serve TLS with this PEM certificate (chain); needs --tls-key")
     serve.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    for name in FRONTENDS:
+        if name != "lines":  # each further front-end listens on a port of its own
+            serve.add_argument(f"--{name}-port", type=int, metavar="PORT",
+                               help=f"also serve the {name} front-end on this port "
+                                    "(0 picks a free one)")
     hasher = sub.add_parser("hash-token", help="print the token_hash config line of a token")
     hasher.add_argument("token", nargs="?",
                         help="the token (default: typed without echo, or read from stdin; "

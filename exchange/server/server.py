@@ -228,9 +228,21 @@ class ExchangeServer:
 
 
 async def run_server(config: Config, host: str, port: int, data_dir: str | None = None,
-                     ssl_context: ssl.SSLContext | None = None) -> int:
-    server = ExchangeServer(config, host, port, data_dir, ssl_context)
+                     ssl_context: ssl.SSLContext | None = None,
+                     others: dict[str, int] | None = None) -> int:
+    """Serve until stopped: JSON lines on ``host:port``, and each front-end of ``others``
+    (name -> port) on the same host.
+
+    Each further listener prints ``<name> listening on HOST:PORT`` once it is bound; the
+    JSON-lines ``listening on HOST:PORT`` line comes last, once every listener is ready,
+    so that a script that waits for it may connect to any of them."""
+    listeners = [Listener("lines", host, port, ssl_context)]
+    listeners += [Listener(name, host, other) for name, other in (others or {}).items()]
+    server = ExchangeServer(config, host, port, data_dir, ssl_context, listeners)
     bound_host, bound_port = await server.start()
+    for listener, (other_host, other_port) in zip(listeners[1:], server.bound[1:],
+                                                  strict=True):
+        print(f"{listener.frontend} listening on {other_host}:{other_port}", flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every OS
