@@ -65,7 +65,7 @@ BAD_KEY: Final = (-2015, "Invalid API-key, IP, or permissions for action.")
 _REJECTS: Final[dict[str, tuple[int, str]]] = {
     "bad_price": (-1013, "Filter failure: PRICE_FILTER"),
     "bad_qty": (-1013, "Filter failure: LOT_SIZE"),
-    "price_band": (-1013, "Filter failure: PERCENT_PRICE"),
+    "price_band": (-1013, "Filter failure: PERCENT_PRICE_BY_SIDE"),
     "too_many_orders": (-1013, "Filter failure: MAX_NUM_ORDERS"),
     "insufficient_funds": (-2010, NO_BALANCE),
     "insufficient_holdings": (-2010, NO_BALANCE),
@@ -412,7 +412,8 @@ def kline(c: R.Candle, interval_ms: int) -> list[Any]:
 
 
 def filters(info: R.SymbolInfo) -> list[dict[str, Any]]:
-    """PRICE_FILTER from the tick, LOT_SIZE from the lot, PERCENT_PRICE from the band."""
+    """PRICE_FILTER from the tick, LOT_SIZE from the lot, PERCENT_PRICE_BY_SIDE from the
+    band (the same on both sides: the band is around the last or reference price)."""
     rows: list[dict[str, Any]] = [
         {"filterType": "PRICE_FILTER", "minPrice": info.tick_size,
          "maxPrice": info.max_price or "0", "tickSize": info.tick_size},
@@ -423,8 +424,10 @@ def filters(info: R.SymbolInfo) -> list[dict[str, Any]]:
     ]
     if info.price_band is not None:
         band = Decimal(info.price_band)
-        rows.append({"filterType": "PERCENT_PRICE", "multiplierUp": plain(1 + band),
-                     "multiplierDown": plain(1 - band), "avgPriceMins": 0})
+        up, down = plain(1 + band), plain(1 - band)
+        rows.append({"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": up,
+                     "bidMultiplierDown": down, "askMultiplierUp": up,
+                     "askMultiplierDown": down, "avgPriceMins": 0})
     return rows
 
 
