@@ -270,20 +270,25 @@ class Streams:
         except B.BinanceError as exc:
             return web.json_response(exc.body(), status=400)
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE)
-        await ws.prepare(request)
         peer = str(request.remote)
         box = Outbox(ws, self.gateway.limits.outbound_buffer, peer)
         conn = StreamConnection(self.gateway, self.codec, box, combined, peer)
         refusal = self.gateway.admit(conn.session)
         if refusal is not None:
-            await ws.close(message=refusal.message.encode()[:120])
-            return ws
+            return web.json_response({"code": -1008, "msg": refusal.message}, status=503)
         self.gateway.session_opened(conn.session)
-        self.open.add(ws)
         self.connections.add(conn)
-        writer = asyncio.ensure_future(box.run())
+        writer: asyncio.Future[None] | None = None
         try:
-            await conn.subscribe(streams)
+            # Subscribed before the handshake is answered: once a client's connect
+            # returns, every message of its streams reaches it.
+            try:
+                await conn.subscribe(streams)
+            except B.BinanceError as exc:
+                return web.json_response(exc.body(), status=400)
+            await ws.prepare(request)
+            self.open.add(ws)
+            writer = asyncio.ensure_future(box.run())
             async for msg in ws:
                 if msg.type is not WSMsgType.TEXT:
                     continue
@@ -295,8 +300,12 @@ class Streams:
             self.connections.discard(conn)
             box.close()
             conn.session.close()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            if writer is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await writer
+        if not ws.prepared:
+            return web.json_response({"code": -1008, "msg": "The server is shutting down."},
+                                     status=503)
         return ws
 
     async def _command(self, conn: StreamConnection, text: str) -> None:
@@ -331,9 +340,13 @@ class Streams:
 
     async def _user_stream(self, request: web.Request, user: str) -> web.StreamResponse:
         ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_MESSAGE)
-        await ws.prepare(request)
         box = Outbox(ws, self.gateway.limits.outbound_buffer, str(request.remote))
-        self.userdata.attach(user, box)
+        self.userdata.attach(user, box)  # before the handshake, as for market streams
+        try:
+            await ws.prepare(request)
+        except BaseException:
+            self.userdata.detach(user, box)
+            raise
         self.open.add(ws)
         writer = asyncio.ensure_future(box.run())
         try:
