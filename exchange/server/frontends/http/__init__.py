@@ -71,6 +71,10 @@ async def index(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(STATIC / "index.html")
 
 
+async def no_icon(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=204)
+
+
 def application(gateway: GatewayPort, listener: Listener, names: B.Names,
                 public: HttpSession) -> tuple[web.Application, Api, Streams]:
     """The aiohttp application of one exchange."""
@@ -82,6 +86,7 @@ def application(gateway: GatewayPort, listener: Listener, names: B.Names,
     routes(app)
     streams.routes(app)
     app.router.add_get("/", index)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_static("/static/", STATIC)
     return app, api, streams
 
