@@ -26,10 +26,24 @@ MAX_SIGNED = 64 * 1024
 """Bytes of query string and body a signed request may have."""
 
 
+def _pairs(raw: str) -> list[tuple[str, str]]:
+    """``a=1&b=2`` as pairs; decoded by ``parse_qsl`` only where something is escaped (a
+    signed request's parameters rarely are, and the split is a fifth of its cost)."""
+    if "%" in raw or "+" in raw:
+        return parse_qsl(raw, keep_blank_values=True)
+    pairs = []
+    for part in raw.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            pairs.append((name, value))
+    return pairs
+
+
 def parse_params(query: str, body: str) -> dict[str, str]:
     """The parameters of a request; one in both the query and the body is the query's."""
-    params = dict(parse_qsl(body, keep_blank_values=True)) if body else {}
-    params.update(parse_qsl(query, keep_blank_values=True))
+    params = dict(_pairs(body)) if body else {}
+    if query:
+        params.update(_pairs(query))
     return params
 
 
