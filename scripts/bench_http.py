@@ -64,7 +64,7 @@ class Server:
         self.proc.wait(30)
 
 
-# -- JSON lines ---------------------------------------------------------------------------------------
+# -- JSON lines ----------------------------------------------------------------------------
 
 async def lines_conn(addr: tuple[str, int], user: str
                      ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -121,7 +121,7 @@ async def lines_pipelined(addr: tuple[str, int], clients: int, orders: int,
     return clients * orders / elapsed
 
 
-# -- REST ---------------------------------------------------------------------------------------------
+# -- REST ----------------------------------------------------------------------------------
 
 async def http_conn(addr: tuple[str, int]
                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -170,7 +170,7 @@ async def rest_orders(addr: tuple[str, int], clients: int, orders: int) -> float
     return clients * orders / elapsed
 
 
-# -- streams ------------------------------------------------------------------------------------------
+# -- streams -------------------------------------------------------------------------------
 
 async def drive_trades(addr: tuple[str, int], trades: int) -> float:
     """Make ``trades`` trades with one pipelined connection; when it started."""
