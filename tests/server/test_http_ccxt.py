@@ -1,10 +1,13 @@
-"""An unmodified ccxt ``binance`` client trading on the HTTP front-end: everything the
-README shows a bot doing, against a real server, checked through ccxt's own parsing."""
+"""Unmodified Binance clients trading on the HTTP front-end: ccxt's ``binance`` doing
+everything the README shows a bot doing, checked through ccxt's own parsing, and
+python-binance's ``Client`` as a second, independent one."""
 
 from __future__ import annotations
 
 import ccxt
 import pytest
+from binance.client import Client
+from binance.exceptions import BinanceAPIException
 
 from tests.server.conftest import Server, StartServer
 from tests.server.wire import connect
@@ -110,3 +113,35 @@ async def test_ccxt_orders_trade_with_json_lines(hserver: Server) -> None:
     assert fill["order"]["order_id"] == placed["order"]["order_id"]
     assert fill["fill"]["buy_order_id"] == int(order["id"])
     await carol.close()
+
+
+def test_python_binance_trades_too(hserver: Server) -> None:
+    """A second, independent client: python-binance's Client pointed at the server."""
+    host, port = hserver.others["http"]
+    alice = Client("alice-key", "alice-secret", ping=False)
+    bob = Client("bob-key", "bob-secret", ping=False)
+    for client in (alice, bob):
+        client.API_URL = f"http://{host}:{port}/api"
+    assert alice.ping() == {}
+    info = alice.get_symbol_info("BTCUSD")
+    assert info is not None and (info["baseAsset"], info["quoteAsset"]) == ("BTC", "USD")
+    sell = bob.order_limit_sell(symbol="BTCUSD", quantity="0.5", price="50000.00")
+    assert sell["status"] == "NEW"
+    buy = alice.order_limit_buy(symbol="BTCUSD", quantity="0.2", price="50000.00",
+                                newClientOrderId="pb-1")
+    assert (buy["status"], buy["executedQty"], buy["clientOrderId"]) == (
+        "FILLED", "0.2000", "pb-1")
+    book = alice.get_order_book(symbol="BTCUSD")
+    assert book["asks"] == [["50000.00", "0.3000"]]
+    assert alice.get_order(symbol="BTCUSD", origClientOrderId="pb-1")["orderId"] == \
+        buy["orderId"]
+    assert [t["orderId"] for t in alice.get_my_trades(symbol="BTCUSD")] == [buy["orderId"]]
+    balances = {b["asset"]: b for b in alice.get_account()["balances"]}
+    assert balances["BTC"]["free"] == "10.2000"
+    assert [o["orderId"] for o in bob.get_open_orders(symbol="BTCUSD")] == [sell["orderId"]]
+    assert bob.cancel_order(symbol="BTCUSD", orderId=sell["orderId"])["status"] == "CANCELED"
+    klines = alice.get_klines(symbol="BTCUSD", interval="1m")
+    assert klines[-1][4] == "50000.00"
+    with pytest.raises(BinanceAPIException) as refused:
+        alice.order_limit_buy(symbol="BTCUSD", quantity="0.00001", price="50000.00")
+    assert refused.value.code == -1013
