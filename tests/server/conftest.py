@@ -55,8 +55,6 @@ lot_size = "10"
 user = "{u}"
 name = "{u.title()} Example"
 token = "{u}-token"
-api_key = "{u}-key"
-api_secret = "{u}-secret"
 cash = "1000000"
 holdings = {{ AAPL = "1000", MSFT = "1000", BTC-USD = "10", XYZ = "1000" }}
 """ for u in USERS) + """
@@ -64,8 +62,6 @@ holdings = {{ AAPL = "1000", MSFT = "1000", BTC-USD = "10", XYZ = "1000" }}
 user = "poor"
 name = "Poor Example"
 token = "poor-token"
-api_key = "poor-key"
-api_secret = "poor-secret"
 cash = "100"
 
 [[users]]

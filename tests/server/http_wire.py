@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 
+from tests.server.conftest import BASE_CONFIG
+
 Body = Any
+
+HTTP_CONFIG = re.sub(r'token = "(\w+)-token"\n',
+                     r'token = "\1-token"\napi_key = "\1-key"\napi_secret = "\1-secret"\n',
+                     BASE_CONFIG)
+"""The test market (BASE_CONFIG) with an API key for every user: ``<user>-key`` and
+``<user>-secret``."""
 
 
 class Http:

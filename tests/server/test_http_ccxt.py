@@ -10,6 +10,7 @@ from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
 from tests.server.conftest import Server, StartServer
+from tests.server.http_wire import HTTP_CONFIG
 from tests.server.wire import connect
 
 
@@ -27,7 +28,7 @@ def binance(server: Server, user: str) -> ccxt.binance:
 
 @pytest.fixture
 def hserver(start_server: StartServer) -> Server:
-    return start_server(args=("--http-port", "0"))
+    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
 
 
 def test_ccxt_trades_as_on_binance(hserver: Server) -> None:

@@ -22,7 +22,7 @@ from PIL import Image
 from playwright.async_api import Page, async_playwright
 
 from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import Http
+from tests.server.http_wire import HTTP_CONFIG, Http
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def hserver(start_server: StartServer) -> Server:
-    return start_server(args=("--http-port", "0"))
+    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import aiohttp
 import pytest
 
 from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import Http
+from tests.server.http_wire import HTTP_CONFIG, Http
 from tests.server.wire import connect
 
 
 @pytest.fixture
 def hserver(start_server: StartServer) -> Server:
-    return start_server(args=("--http-port", "0"))
+    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from typing import Any, cast
 
 import pytest
 
-from exchange.server.config import ApiKey, Limits
+from exchange.server.auth import hash_token
+from exchange.server.config import ApiKey, ConfigError, Limits, demo_config, parse_config
 from exchange.server.frontends.http import binance as B
 from exchange.server.frontends.http import signing
 from exchange.server.frontends.http.outbox import Outbox
@@ -110,3 +111,25 @@ async def test_a_stream_that_is_not_read_is_closed_at_its_bound() -> None:
     big = Outbox(cast(Any, None), 100, "test")
     big.put(b"z" * 500)  # one message bigger than the bound still goes when nothing waits
     assert not big.closed
+
+
+def test_api_keys_in_the_config() -> None:
+    base = {"symbols": [{"symbol": "AAPL", "tick_size": "0.01", "lot_size": "1"}]}
+
+    def users(*rows: dict[str, Any]) -> dict[str, Any]:
+        return {**base, "users": list(rows)}
+    config = parse_config(users({"user": "a", "token": "t", "api_key": "k",
+                                 "api_secret": "s"}, {"user": "b", "token": "u"}))
+    assert config.api_keys() == {"k": ApiKey("k", "s", "a", "t")}
+    for bad, why in (
+            ({"user": "a", "token": "t", "api_key": "k"}, "give both"),
+            ({"user": "a", "token_hash": hash_token("t"), "api_key": "k",
+              "api_secret": "s"}, "needs a plain token"),
+            ({"user": "a", "token": "t", "api_key": 5, "api_secret": "s"}, "string")):
+        with pytest.raises(ConfigError, match=why):
+            parse_config(users(bad))
+    with pytest.raises(ConfigError, match="same API key"):
+        parse_config(users({"user": "a", "token": "t", "api_key": "k", "api_secret": "s"},
+                           {"user": "b", "token": "u", "api_key": "k", "api_secret": "z"}))
+    demo = demo_config().api_keys()
+    assert demo["alice-key"] == ApiKey("alice-key", "alice-secret", "alice", "alice-token")
