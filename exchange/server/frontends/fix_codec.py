@@ -106,9 +106,6 @@ REQUIRED: Final = {
 """Tags each supported message must have (FIX44.xml's required fields, and OrderQty,
 which the order needs); one missing is a session-level Reject naming it."""
 
-MAX_AFFECTED: Final = 1000
-"""AffectedOrderIDs listed in an OrderMassCancelReport; TotalAffectedOrders counts all."""
-
 _DECIMAL: Final = re.compile(r"-?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
@@ -530,7 +527,7 @@ class Encoder:
             return self._now_state(order, EXEC_STATUS, ref.ids.current(order),
                                    status_req_id=ref.status_req_id)
         if kind is R.CanceledAll:
-            return self._mass_report(ref, reply.count, reply.order_ids)
+            return self._mass_report(ref, reply.count)
         if kind is R.Error:
             return self.encode_error(reply.code, reply.message, ref)
         raise AssertionError(f"no FIX form for {kind.__name__}")  # pragma: no cover
@@ -545,18 +542,17 @@ class Encoder:
             else:
                 ids.latest.pop(order.order_id, None)
 
-    def _mass_report(self, ref: Ref, count: int, order_ids: list[int]) -> bytes:
-        listed = order_ids[:MAX_AFFECTED]
+    def _mass_report(self, ref: Ref, count: int) -> bytes:
+        """The mass cancel's answer: how many orders it canceled. The orders themselves
+        follow as one ExecutionReport Canceled each (the AffectedOrdGrp is left out: its
+        entries must start with an OrigClOrdID, which an order placed over JSON lines
+        does not have)."""
         fields: list[tuple[int, str | int | None]] = [
             (W.CL_ORD_ID, ref.cl_ord_id), (W.ORDER_ID, ref.cl_ord_id),
             (W.MASS_CANCEL_REQUEST_TYPE, ref.mass_type),
             (W.MASS_CANCEL_RESPONSE, ref.mass_type), (W.TOTAL_AFFECTED_ORDERS, count),
-        ]
-        if listed:
-            fields.append((W.NO_AFFECTED_ORDERS, len(listed)))
-            fields += [(W.AFFECTED_ORDER_ID, order_id) for order_id in listed]
-        fields += [(W.SYMBOL, ref.symbol if ref.mass_type == "1" else None),
-                   (W.TRANSACT_TIME, self.wall.stamp().decode())]
+            (W.SYMBOL, ref.symbol if ref.mass_type == "1" else None),
+            (W.TRANSACT_TIME, self.wall.stamp().decode())]
         return W.body(W.ORDER_MASS_CANCEL_REPORT, *fields)
 
     def encode_error(self, code: str, message: str, ref: Any) -> bytes:
