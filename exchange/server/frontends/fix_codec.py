@@ -221,7 +221,7 @@ def _side(fields: dict[int, str]) -> str:
 
 
 def _transact_time(fields: dict[int, str]) -> None:
-    if W.parse_utc_timestamp(fields[W.TRANSACT_TIME]) is None:
+    if not W.is_utc_timestamp(fields[W.TRANSACT_TIME]):
         raise _Bad(Refusal("Incorrect data format for value: TransactTime(60)",
                            W.TRANSACT_TIME, W.INCORRECT_DATA_FORMAT))
 
@@ -415,28 +415,40 @@ class Encoder:
                fill: R.Fill | None = None, text: str | None = None,
                rej_reason: int | None = None, status_req_id: str | None = None,
                restated: bool = False) -> bytes:
-        price = order.price if order.kind in ("limit", "stop_limit") else None
-        fields: list[tuple[int, str | int | None]] = [
-            (W.ORDER_ID, order.order_id), (W.CL_ORD_ID, cl_ord_id), (W.ORIG_CL_ORD_ID, orig),
-            (W.ORD_STATUS_REQ_ID, status_req_id),
-            (W.EXEC_ID, self.exec_id()), (W.EXEC_TYPE, exec_type), (W.ORD_STATUS, ord_status),
-            (W.ORD_REJ_REASON, rej_reason),
-            (W.EXEC_RESTATEMENT_REASON, 99 if restated else None),
-            (W.ACCOUNT, order.user), (W.SYMBOL, order.symbol), (W.SIDE, SIDE_CODES[order.side]),
-            (W.ORDER_QTY, order.qty), (W.ORD_TYPE, ORD_TYPE_CODES[order.kind]),
-            (W.PRICE, price), (W.STOP_PX, order.stop_price),
-            (W.TIME_IN_FORCE, TIF_CODES[order.tif]),
-            (W.EXPIRE_TIME, None if order.expires_at is None else
-             W.from_rfc3339(order.expires_at)),
-        ]
+        """An ExecutionReport: one f-string for the fields every report has, the optional
+        ones appended (this runs once or more per order)."""
+        head = f"35=8\x0137={order.order_id}\x01"
+        if cl_ord_id is not None:
+            head += f"11={cl_ord_id}\x01"
+        if orig is not None:
+            head += f"41={orig}\x01"
+        if status_req_id is not None:
+            head += f"790={status_req_id}\x01"
+        head += (f"17={self._prefix}{next(self._exec_ids)}\x01150={exec_type}\x01"
+                 f"39={ord_status}\x01")
+        if rej_reason is not None:
+            head += f"103={rej_reason}\x01"
+        if restated:
+            head += "378=99\x01"
+        head += (f"1={order.user}\x0155={order.symbol}\x0154={SIDE_CODES[order.side]}\x01"
+                 f"38={order.qty}\x0140={ORD_TYPE_CODES[order.kind]}\x01")
+        if order.price is not None and order.kind != "stop":
+            head += f"44={order.price}\x01"
+        if order.stop_price is not None:
+            head += f"99={order.stop_price}\x01"
+        head += f"59={TIF_CODES[order.tif]}\x01"
+        if order.expires_at is not None:
+            head += f"126={W.from_rfc3339(order.expires_at)}\x01"
         if fill is not None:
-            fields += [(W.LAST_QTY, fill.qty), (W.LAST_PX, fill.price),
-                       (W.LAST_LIQUIDITY_IND, 1 if fill.liquidity == "maker" else 2)]
-        fields += [(W.LEAVES_QTY, leaves), (W.CUM_QTY, cum), (W.AVG_PX, avg or "0"),
-                   (W.TRANSACT_TIME, W.from_rfc3339(fill.ts) if fill is not None
-                    else self.wall.stamp().decode()),
-                   (W.TEXT, text)]
-        return W.body(W.EXECUTION_REPORT, *fields)
+            head += (f"32={fill.qty}\x0131={fill.price}\x01"
+                     f"851={1 if fill.liquidity == 'maker' else 2}\x01")
+            when = W.from_rfc3339(fill.ts)
+        else:
+            when = self.wall.stamp().decode()
+        head += f"151={leaves}\x0114={cum}\x016={avg or 0}\x0160={when}\x01"
+        if text is not None:
+            head += f"58={text}\x01"
+        return head.encode()
 
     def _now_state(self, order: R.Order, exec_type: str, cl_ord_id: str | None,
                    orig: str | None = None, fill: R.Fill | None = None,
@@ -453,6 +465,10 @@ class Encoder:
         """The report of a request (New or Replaced) as the state was before its fills,
         then one Trade report per fill with the state after it, then the end (Expired,
         Canceled) when the order ended otherwise than filled."""
+        if not fills and not triggered and first is None and order.status in _AS_IS:
+            # The common case (an order that rests untouched): the view's own figures.
+            return self.report(order, exec_type, ORD_STATUS[order.status], order.filled_qty,
+                               order.leaves_qty, order.avg_price, cl_ord_id, orig)
         qty = Decimal(order.qty)
         cum = Decimal(order.filled_qty)
         notional = Decimal(0)
@@ -634,6 +650,9 @@ class Encoder:
         self._last_data = data
         return data
 
+
+_AS_IS: Final = frozenset({"accepted", "pending", "partially_filled", "paused"})
+"""Statuses in which a report without fills shows the view's figures as they are."""
 
 _NOT_LIVE: Final = re.compile(r"order (\d+) is (\w+)$")
 """The core's not_live message, ``order_id: order 17 is filled``: its id and status."""

@@ -153,6 +153,9 @@ class Garbled:
         return f"Garbled({self.why!r})"
 
 
+_FIELD: Final = re.compile(r"([1-9][0-9]*)=([^\x01]+)\x01")
+
+
 class Message:
     """A parsed message: its fields as ``tag -> value`` (the first of each tag), the
     type, and whatever made it malformed (a tag that is not a number, a tag given twice,
@@ -163,18 +166,32 @@ class Message:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self.problem: tuple[int, int, str] | None = None
+        text = raw.decode("latin-1")
+        pairs = _FIELD.findall(text)
+        if len(pairs) == text.count("\x01") and raw.isascii():
+            # Well formed (every piece a tag=value): one C pass; a tag given twice
+            # shows as fewer keys than pairs.
+            fields = {int(tag): value for tag, value in pairs}
+            if len(fields) == len(pairs):
+                self.fields = fields
+                self.msg_type = fields.get(MSG_TYPE, "")
+                return
+        self._parse_slowly(raw)
+
+    def _parse_slowly(self, raw: bytes) -> None:
+        """Field by field, to name what is wrong."""
+        if not raw.isascii():
+            self.problem = (0, INCORRECT_DATA_FORMAT, "a value is not ASCII")
         fields: dict[int, str] = {}
-        # raw ends with "10=ddd<SOH>"; the last split piece is empty.
-        for item in raw.split(SOH)[:-1]:
-            tag_text, eq, value = item.partition(b"=")
-            try:
-                tag = int(tag_text)
-            except ValueError:
-                tag = -1
-            if not eq or tag <= 0 or not tag_text.isdigit():
+        items = raw.decode("latin-1").split("\x01")
+        items.pop()  # raw ends with "10=ddd<SOH>": the last piece is empty
+        for item in items:
+            tag_text, _, value = item.partition("=")
+            if not tag_text.isdigit() or not tag_text.isascii() or tag_text[0] == "0":
                 if self.problem is None:
                     self.problem = (0, INVALID_TAG_NUMBER, f"invalid tag number {tag_text!r}")
                 continue
+            tag = int(tag_text)
             if not value:
                 if self.problem is None:
                     self.problem = (tag, TAG_WITHOUT_VALUE, f"tag {tag} specified without a value")
@@ -183,12 +200,7 @@ class Message:
                 if self.problem is None:
                     self.problem = (tag, TAG_APPEARS_TWICE, f"tag {tag} appears more than once")
                 continue
-            try:
-                fields[tag] = value.decode("ascii")
-            except UnicodeDecodeError:
-                fields[tag] = value.decode("latin-1")
-                if self.problem is None:
-                    self.problem = (tag, INCORRECT_DATA_FORMAT, f"tag {tag}: not ASCII")
+            fields[tag] = value
         self.fields = fields
         self.msg_type = fields.get(MSG_TYPE, "")
 
@@ -294,11 +306,8 @@ def field(tag: int, value: str | int) -> bytes:
 
 def body(msg_type: str, *fields: tuple[int, str | int | None]) -> bytes:
     """A message body: ``35=<type>`` and the fields given, those set to None left out."""
-    parts = [b"35=%s\x01" % msg_type.encode()]
-    for tag, value in fields:
-        if value is not None:
-            parts.append(b"%d=%s\x01" % (tag, str(value).encode()))
-    return b"".join(parts)
+    text = "".join([f"{tag}={value}\x01" for tag, value in fields if value is not None])
+    return f"35={msg_type}\x01{text}".encode()
 
 
 def split_bodies(data: bytes) -> list[bytes]:
@@ -371,6 +380,11 @@ def from_rfc3339(text: str) -> str:
 
 _UTC_TIMESTAMP: Final = re.compile(
     r"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?")
+
+
+def is_utc_timestamp(text: str) -> bool:
+    """Whether ``text`` has the form of a UTCTimestamp (TransactTime is only checked)."""
+    return _UTC_TIMESTAMP.fullmatch(text) is not None
 
 
 def parse_utc_timestamp(text: str) -> datetime | None:
