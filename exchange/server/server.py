@@ -93,6 +93,7 @@ class ExchangeServer:
             self.exchange = recovered.exchange
             # Limits come from today's config; the market itself from the data directory.
             self.exchange.max_open_orders = config.limits.max_open_orders
+            config.apply_exposure_limits(self.exchange)
             config.apply_credentials(self.exchange)
             journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
                                   base_seq=recovered.snapshot_seq)
