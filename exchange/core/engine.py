@@ -40,6 +40,7 @@ from exchange.core.commands import (
     Pause,
     Place,
     Resume,
+    SetLimits,
     Withdraw,
 )
 from exchange.core.invariants import check_invariants
@@ -125,6 +126,10 @@ class Exchange(OrderLifecycle):
         for the users it names (see :class:`~exchange.core.risk.ExposureLimits`)."""
         live_buys = [o for o in self.store.all_orders().values() if o.live and o.side == BUY]
         self.risk.set_limits(default, per_user or {}, live_buys)
+
+    def exposure_limits(self) -> tuple[ExposureLimits, dict[str, ExposureLimits]]:
+        """The limits in force: every user's, and those of users who have their own."""
+        return self.risk.default_limits, dict(self.risk.user_limits)
 
     @property
     def limited(self) -> bool:
@@ -485,6 +490,11 @@ def _withdraw(ex: Exchange, c: Withdraw) -> Outcome:
     return Outcome()
 
 
+def _set_limits(ex: Exchange, c: SetLimits) -> Outcome:
+    ex.set_exposure_limits(c.default, c.per_user)
+    return Outcome()
+
+
 _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     Place: _place,
     Modify: lambda ex, c: ex.modify(c.user, c.order_id, c.time, qty=c.qty, price=c.price),
@@ -498,6 +508,7 @@ _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     MarketOpen: _market_open,
     Deposit: _deposit,
     Withdraw: _withdraw,
+    SetLimits: _set_limits,
 }
 
 

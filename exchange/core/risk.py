@@ -22,8 +22,10 @@ what keeps ``open_orders`` and the reservations exact.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
+
+import msgspec
 
 from exchange.core.accounts import Account, Accounts, Position, UserInfo
 from exchange.core.orders import BUY, MARKET, STOP, Order
@@ -39,8 +41,7 @@ ALERT_SHARE = (4, 5)
 """A risk alert is raised when an accepted order takes a limit's use past 4/5 of it."""
 
 
-@dataclass(frozen=True, slots=True)
-class ExposureLimits:
+class ExposureLimits(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
     """One user's exposure limits (``None``: no limit).
 
     * ``max_order_notional``: cash units one order may be worth, at its limit price (a
@@ -52,7 +53,7 @@ class ExposureLimits:
     """
 
     max_order_notional: int | None = None
-    max_position: Mapping[str, int] = field(default_factory=dict)
+    max_position: dict[str, int] = msgspec.field(default_factory=dict)
     max_open_exposure: int | None = None
 
     @property
@@ -140,7 +141,8 @@ class Risk:
         ``live_buys`` are the exchange's live buy orders: the position limit counts them,
         and they may predate the limits (a data directory restarted with a new config)."""
         self.default_limits = default
-        self.user_limits = dict(per_user)
+        self.user_limits = {user: limits for user, limits in per_user.items()
+                            if limits != default}
         self.limited = not default.empty or any(not lim.empty for lim in per_user.values())
         for account in self.accounts:
             for position in account.positions.values():

@@ -136,16 +136,21 @@ class Config:
             info = UserInfo(u.user, u.name, u.phone, u.email, u.token, u.admin, u.token_hash)
             exchange.add_user(info, cash, holdings)
         _check_totals(exchange)
-        self.apply_exposure_limits(exchange)
+        self.exposure_limits(exchange)  # a bad limit is found here, before binding
         return exchange
 
-    def apply_exposure_limits(self, exchange: Exchange) -> None:
-        """Give the exchange today's exposure limits (like the other limits, they come
-        from the config, also for a market recovered from a data directory)."""
+    def exposure_limits(self, exchange: Exchange
+                        ) -> tuple[ExposureLimits, dict[str, ExposureLimits]]:
+        """The config's exposure limits in the exchange's units: every user's, and those
+        of the users who have their own.
+
+        The exchange is built without them: they change what an order does, so the server
+        gives them as a recorded command (``SetLimits``), and replay then runs each order
+        under the limits it first met, whatever today's config says."""
         default = self.limits.exposure
         per_user = {u.user: _exposure(u.exposure.over(default), exchange, f"users.{u.user}")
                     for u in self.users if u.exposure != ExposureConfig()}
-        exchange.set_exposure_limits(_exposure(default, exchange, "limits"), per_user)
+        return _exposure(default, exchange, "limits"), per_user
 
     def apply_credentials(self, exchange: Exchange) -> None:
         """Give each user the config names today's ``token``/``token_hash``.
