@@ -8,6 +8,7 @@ before the market opens than by a surprised trader), and turned into an
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time as dtime
@@ -103,11 +104,27 @@ class Limits:
 
 
 @dataclass(slots=True)
+class FixSettings:
+    """The ``[fix]`` table: the FIX acceptor (docs/FIX.md)."""
+
+    port: int | None = None
+    """Serve FIX on this port (0: a free one) unless ``--fix-port`` says otherwise;
+    None: only when ``--fix-port`` is given."""
+    comp_id: str = "EXCHANGE"
+    """The acceptor's CompID: the clients' TargetCompID, our SenderCompID."""
+
+
+@dataclass(slots=True)
 class Config:
     symbols: list[SymbolConfig]
     users: list[UserConfig]
     limits: Limits = field(default_factory=Limits)
     market_close: dtime | None = None
+    fix: FixSettings = field(default_factory=FixSettings)
+
+    def frontend_options(self, name: str) -> dict[str, str]:
+        """A front-end's settings, for its listener."""
+        return {"comp_id": self.fix.comp_id} if name == "fix" else {}
 
     def build_exchange(self) -> Exchange:
         """A fresh exchange with these symbols and these users, funded."""
@@ -254,7 +271,7 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
 
 def parse_config(data: dict[str, Any]) -> Config:
     """Check and convert a parsed TOML document."""
-    _check_keys(data, {"market", "limits", "symbols", "users"}, "config")
+    _check_keys(data, {"market", "limits", "symbols", "users", "fix"}, "config")
     market = data.get("market", {})
     _check_keys(market, {"close"}, "market")
     close = None
@@ -330,7 +347,31 @@ def parse_config(data: dict[str, Any]) -> Config:
             admin=admin,
             exposure=_parse_exposure(raw, where),
         ))
-    return Config(symbols=symbols, users=users, limits=limits, market_close=close)
+    return Config(symbols=symbols, users=users, limits=limits, market_close=close,
+                  fix=_fix_settings(data.get("fix", {})))
+
+
+_COMP_ID = re.compile(r"[!-~]{1,64}")
+"""A CompID: 1 to 64 printable ASCII characters, no blank (it is a FIX header value)."""
+
+
+def _fix_settings(raw: Any) -> FixSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("fix: expected a table")
+    _check_keys(raw, {"port", "comp_id"}, "fix")
+    settings = FixSettings()
+    if "port" in raw:
+        port = raw["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError("fix.port: expected a port number, 0 to 65535")
+        settings.port = port
+    if "comp_id" in raw:
+        comp_id = _str(raw, "comp_id", "fix")
+        if not _COMP_ID.fullmatch(comp_id) or "=" in comp_id:
+            raise ConfigError("fix.comp_id: expected 1 to 64 printable ASCII characters "
+                              "without blanks or '='")
+        settings.comp_id = comp_id
+    return settings
 
 
 def load_config(path: str | Path) -> Config:

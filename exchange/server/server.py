@@ -257,7 +257,10 @@ async def run_server(config: Config, host: str, port: int, data_dir: str | None 
     JSON-lines ``listening on HOST:PORT`` line comes last, once every listener is ready,
     so that a script that waits for it may connect to any of them."""
     listeners = [Listener("lines", host, port, ssl_context)]
-    listeners += [Listener(name, host, other) for name, other in (others or {}).items()]
+    listeners += [Listener(name, host, other,
+                           data_dir=Path(data_dir) if data_dir is not None else None,
+                           options=config.frontend_options(name))
+                  for name, other in (others or {}).items()]
     server = ExchangeServer(config, host, port, data_dir, ssl_context, listeners)
     bound_host, bound_port = await server.start()
     for listener, (other_host, other_port) in zip(listeners[1:], server.bound[1:],

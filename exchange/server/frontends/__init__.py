@@ -15,15 +15,18 @@ from __future__ import annotations
 import asyncio
 import importlib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, cast
 
 from exchange.server.port import GatewayPort
 
 FRONTENDS: dict[str, str] = {
     "lines": "exchange.server.frontends.lines",
+    "fix": "exchange.server.frontends.fix",
 }
-"""Front-end name -> module. ``lines``: JSON lines and text commands over TCP (TLS too)."""
+"""Front-end name -> module. ``lines``: JSON lines and text commands over TCP (TLS too);
+``fix``: a FIX 4.4 acceptor (docs/FIX.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,11 @@ class Listener:
     host: str = "127.0.0.1"
     port: int = 7878
     ssl: ssl.SSLContext | None = None
+    data_dir: Path | None = None
+    """The server's data directory, for a front-end that keeps state of its own there
+    (FIX: sequence numbers and sent messages); None when the server has none."""
+    options: dict[str, str] = field(default_factory=dict, hash=False)
+    """The front-end's settings from the config (FIX: ``comp_id``)."""
 
 
 class Serve(Protocol):
