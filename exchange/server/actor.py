@@ -31,6 +31,7 @@ from exchange.core.results import (
     CommandError,
     Outcome,
 )
+from exchange.core.risk import MAX_POSITION
 from exchange.server.views import datetime_to_us, now_us
 from protocol import messages as M
 from protocol import replies as R
@@ -313,6 +314,8 @@ class SymbolActor:
             if sessions and (len(sessions) > 1 or sessions[0] is not session):
                 self._tell_other_sessions(out, session, sessions, targets, addressed,
                                           triggered)
+        if self.exchange.limited:
+            self._tell_risk_alerts()
         # Public streams and alerts.
         if out.trades:
             subscribers = gateway.subscribers("trades", self.symbol)
@@ -365,6 +368,16 @@ class SymbolActor:
             for other in sessions:
                 if other is not session:
                     other.push(event)
+
+    def _tell_risk_alerts(self) -> None:
+        """Push each exposure-limit alert the command raised to its user's sessions."""
+        for alert in self.exchange.take_risk_alerts():
+            spec = self.exchange.spec(alert.symbol)
+            fmt = spec.fmt_qty if alert.limit == MAX_POSITION else self.views.money.fmt
+            event = R.RiskAlertEvent(limit=alert.limit, symbol=alert.symbol,
+                                     used=fmt(alert.used), max=fmt(alert.maximum))
+            for sess in self.gateway.user_sessions.get(alert.user, ()):
+                sess.push(event)
 
     def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)

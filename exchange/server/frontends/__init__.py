@@ -15,7 +15,8 @@ from __future__ import annotations
 import importlib
 import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, cast
 
 from exchange.server.config import ApiKey
@@ -23,10 +24,12 @@ from exchange.server.port import GatewayPort
 
 FRONTENDS: dict[str, str] = {
     "lines": "exchange.server.frontends.lines",
+    "fix": "exchange.server.frontends.fix",
     "http": "exchange.server.frontends.http",
 }
 """Front-end name -> module. ``lines``: JSON lines and text commands over TCP (TLS too);
-``http``: REST and WebSocket in the shape of Binance's spot API, and a live web page."""
+``fix``: a FIX 4.4 acceptor (docs/FIX.md); ``http``: REST and WebSocket in the shape of
+Binance's spot API, and a live web page (docs/HTTP.md)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,11 @@ class Listener:
     host: str = "127.0.0.1"
     port: int = 7878
     ssl: ssl.SSLContext | None = None
+    data_dir: Path | None = None
+    """The server's data directory, for a front-end that keeps state of its own there
+    (FIX: sequence numbers and sent messages); None when the server has none."""
+    options: dict[str, str] = field(default_factory=dict, hash=False)
+    """The front-end's settings from the config (FIX: ``comp_id``)."""
     api_keys: tuple[ApiKey, ...] = ()
     """The users' API keys, for a front-end that signs requests (``http``); the server
     fills them in from its config."""
