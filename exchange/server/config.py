@@ -81,7 +81,23 @@ class UserConfig:
     admin: bool = False
     token_hash: str = ""
     """Set instead of ``token``: the token's hash (``exchange hash-token``)."""
+    api_key: str = ""
+    """The HTTP front-end's API key (``X-MBX-APIKEY``); with ``api_secret``, or neither."""
+    api_secret: str = ""
+    """The HMAC-SHA256 key the user's signed HTTP requests are checked with."""
     exposure: ExposureConfig = field(default_factory=ExposureConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One user's HTTP credentials, as a front-end that signs requests needs them: it
+    checks a request's signature with ``secret``, then logs in as ``user`` with
+    ``token`` through the gateway like any other session (see docs/HTTP.md)."""
+
+    key: str
+    secret: str
+    user: str
+    token: str
 
 
 @dataclass(slots=True)
@@ -155,6 +171,11 @@ class Config:
         _check_totals(exchange)
         self.exposure_limits(exchange)  # a bad limit is found here, before binding
         return exchange
+
+    def api_keys(self) -> dict[str, ApiKey]:
+        """API key -> credentials, for every user the config gives one."""
+        return {u.api_key: ApiKey(u.api_key, u.api_secret, u.user, u.token)
+                for u in self.users if u.api_key}
 
     def exposure_limits(self, exchange: Exchange
                         ) -> tuple[ExposureLimits, dict[str, ExposureLimits]]:
@@ -316,10 +337,12 @@ def parse_config(data: dict[str, Any]) -> Config:
     if not symbols:
         raise ConfigError("symbols: at least one [[symbols]] table is needed")
     users = []
+    api_keys_seen: set[str] = set()
     for i, raw in enumerate(data.get("users", [])):
         where = f"users[{i}]"
         _check_keys(raw, {"user", "name", "phone", "email", "token", "token_hash", "cash",
-                          "holdings", "admin", *EXPOSURE_KEYS}, where)
+                          "holdings", "admin", "api_key", "api_secret", *EXPOSURE_KEYS},
+                    where)
         if ("token" in raw) == ("token_hash" in raw):
             raise ConfigError(f"{where}.token: give exactly one of token and token_hash")
         token_hash = ""
@@ -335,8 +358,20 @@ def parse_config(data: dict[str, Any]) -> Config:
         admin = raw.get("admin", False)
         if not isinstance(admin, bool):
             raise ConfigError(f"{where}.admin: expected true or false")
+        api_key = _str(raw, "api_key", where, "")
+        api_secret = _str(raw, "api_secret", where, "")
+        if bool(api_key) != bool(api_secret):
+            raise ConfigError(f"{where}.api_key: give both api_key and api_secret, or neither")
+        if api_key and "token_hash" in raw:
+            raise ConfigError(f"{where}.api_key: an API key needs a plain token (the HTTP "
+                              "front-end logs in with it), not token_hash")
+        if api_key and api_key in api_keys_seen:
+            raise ConfigError(f"{where}.api_key: the same API key as another user")
+        api_keys_seen.add(api_key)
         users.append(UserConfig(
             user=_str(raw, "user", where),
+            api_key=api_key,
+            api_secret=api_secret,
             token=_str(raw, "token", where) if "token" in raw else "",
             token_hash=token_hash,
             name=_str(raw, "name", where, ""),
@@ -409,7 +444,8 @@ DEMO_PEOPLE = [
 def demo_config() -> Config:
     """The built-in market: equities and crypto pairs, funded users with holdings.
 
-    Every user's token is ``<user>-token``; ``admin`` is an administrator; ``mm`` is the
+    Every user's token is ``<user>-token``, API key ``<user>-key`` and API secret
+    ``<user>-secret`` (the HTTP front-end's); ``admin`` is an administrator; ``mm`` is the
     demo market maker, funded deeper than the others so it can quote all day.
     """
     symbols = [
@@ -422,6 +458,8 @@ def demo_config() -> Config:
         users.append(UserConfig(
             user=user,
             token=f"{user}-token",
+            api_key=f"{user}-key",
+            api_secret=f"{user}-secret",
             name=name,
             phone=f"+1-555-01{i:02d}",
             email=f"{user}@example.com",

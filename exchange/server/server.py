@@ -20,12 +20,13 @@ import os
 import signal
 import ssl
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from exchange.core.commands import SetLimits
 from exchange.server.config import Config
-from exchange.server.frontends import Listener, frontend
+from exchange.server.frontends import Listener, Listening, frontend
 from exchange.server.gateway import Gateway
 from exchange.server.journal import FileJournal
 from exchange.server.views import now_us
@@ -78,7 +79,10 @@ class ExchangeServer:
                  ssl_context: ssl.SSLContext | None = None,
                  listeners: list[Listener] | None = None) -> None:
         self.config = config
-        self.listeners = listeners or [Listener("lines", host, port, ssl_context)]
+        keys = tuple(config.api_keys().values())
+        self.listeners = [listener if listener.api_keys else replace(listener, api_keys=keys)
+                          for listener in listeners or [Listener("lines", host, port,
+                                                                 ssl_context)]]
         for listener in self.listeners:
             frontend(listener.frontend)  # an unknown name fails here, before recovery
         self.host = self.listeners[0].host
@@ -105,7 +109,7 @@ class ExchangeServer:
         self.gateway.journal = journal
         self.gateway.on_fatal = self._fatal
         self.fatal: BaseException | None = None
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[Listening] = []
         self.bound: list[tuple[str, int]] = []
         """Each listener's address once started (port 0 becomes the port chosen)."""
         self._stopping: asyncio.Event | None = None
@@ -142,7 +146,7 @@ class ExchangeServer:
         return self.bound[0]
 
     @property
-    def _server(self) -> asyncio.Server | None:
+    def _server(self) -> Listening | None:
         """The first listener's server."""
         return self._servers[0] if self._servers else None
 

@@ -60,7 +60,8 @@ def start_fix_server(workdir: Path, name: str = "server", extra_toml: str = "",
     assert lines[1].startswith("listening on "), lines
     fix_host, _, fix_port = lines[0].removeprefix("fix listening on ").rpartition(":")
     host, _, port = lines[1].removeprefix("listening on ").rpartition(":")
-    return FixServer(proc, (host, int(port)), log, (fix_host, int(fix_port)))
+    return FixServer(proc, (host, int(port)), log, {"fix": (fix_host, int(fix_port))},
+                     fix=(fix_host, int(fix_port)))
 
 
 @pytest.fixture
