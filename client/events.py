@@ -24,6 +24,7 @@ from protocol.replies import (
     Expired,
     FillEvent,
     QuoteReply,
+    RiskAlertEvent,
     TradeEvent,
     Triggered,
 )
@@ -40,6 +41,7 @@ Event: TypeAlias = (
     | BookUpdate
     | QuoteReply
     | AlertEvent
+    | RiskAlertEvent
 )
 """Every message the server pushes without a `ref`.
 
@@ -58,6 +60,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     BookUpdate,
     QuoteReply,
     AlertEvent,
+    RiskAlertEvent,
 )
 
 StreamKey: TypeAlias = tuple[Channel, str]

@@ -41,6 +41,9 @@ RejectReason = Literal[
     "halted",
     "too_many_orders",
     "market_closed",
+    "max_order_notional",
+    "max_position",
+    "max_open_exposure",
 ]
 """`order.reason` of an order whose status is `rejected`."""
 REJECT_REASONS: Final[frozenset[str]] = frozenset(get_args(RejectReason))

@@ -361,6 +361,17 @@ class AlertEvent(EventBase, tag="alert"):
     last: str
 
 
+class RiskAlertEvent(EventBase, tag="risk_alert"):
+    """An accepted order took the use of an exposure limit past 80% of it."""
+
+    limit: str
+    """``max_order_notional``, ``max_position`` or ``max_open_exposure``."""
+    symbol: str
+    used: str
+    """After the order: cash for the notional and exposure limits, quantity for a position."""
+    max: str
+
+
 Reply = (
     Welcome
     | Pong
@@ -398,6 +409,7 @@ Reply = (
     | TradeEvent
     | BookUpdate
     | AlertEvent
+    | RiskAlertEvent
 )
 """Every server-to-client message, tagged by its `type` field."""
 

@@ -59,7 +59,7 @@ class Position(Picklable):
     and realizes the difference into ``realized``.
     """
 
-    __slots__ = ("cost", "qty", "realized", "reserved", "symbol")
+    __slots__ = ("buying", "cost", "qty", "realized", "reserved", "symbol")
 
     def __init__(self, symbol: str, qty: int = 0, cost: int = 0) -> None:
         self.symbol = symbol
@@ -67,6 +67,9 @@ class Position(Picklable):
         self.reserved = 0
         self.cost = cost
         self.realized = 0
+        self.buying = 0
+        """Lots the user's live buys of this symbol may still buy. Kept only while
+        exposure limits are on (``Risk.limited``), for the position limit."""
 
     @property
     def available(self) -> int:

@@ -14,7 +14,8 @@ The records are compact msgspec Structs forming one tagged union, :data:`Command
 ``array_like`` (encoded as ``[tag, field, ...]`` in field order, no field names),
 ``frozen`` (a record is a fact; nothing changes it on its way), and ``gc=False`` (they
 hold only strings, integers, booleans and None, so they can be in no reference cycle and
-the garbage collector need not track them). The tag is the op's name. The journal's
+the garbage collector need not track them; ``SetLimits`` holds dicts of its own, never of
+anything that refers back to it). The tag is the op's name. The journal's
 record layout (see :mod:`exchange.server.journal`) is this encoding.
 """
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from msgspec import Struct
+
+from exchange.core.limits import ExposureLimits
 
 
 class CommandRecord(Struct, array_like=True, frozen=True, gc=False,
@@ -117,13 +120,23 @@ class Withdraw(CommandRecord, tag="withdraw", frozen=True):
     amount: int
 
 
+class SetLimits(CommandRecord, tag="set_limits", frozen=True):
+    """Set the exposure limits: ``default`` for every user, ``per_user`` instead of it for
+    the users named. The server records one at start-up when the config's limits differ
+    from those in force, so that replay runs every order under the limits it first met."""
+
+    user: str
+    default: ExposureLimits
+    per_user: dict[str, ExposureLimits]
+
+
 Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Expire
-                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw)
+                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw | SetLimits)
 """Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
 
 COMMANDS: tuple[type[Command], ...] = (
     Place, Modify, Cancel, Pause, Resume, CancelAll, Expire, ExpireSession, Halt,
-    MarketOpen, Deposit, Withdraw)
+    MarketOpen, Deposit, Withdraw, SetLimits)
 """Every command record type, in the union's order."""
 
 BY_TAG: dict[str, type[Command]] = {

@@ -21,7 +21,7 @@ business refusals create a ``rejected`` order that keeps its id.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mypy_extensions import mypyc_attr
@@ -42,6 +42,7 @@ from exchange.core.commands import (
     Pause,
     Place,
     Resume,
+    SetLimits,
     Withdraw,
 )
 from exchange.core.invariants import check_invariants
@@ -67,7 +68,7 @@ from exchange.core.orders import (
     start_as,
 )
 from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
-from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, Risk
+from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, ExposureLimits, Risk, RiskAlert
 from exchange.core.store import MemoryStore, Store
 from exchange.core.symbols import Money, SymbolSpec, cash_decimals_for
 
@@ -120,6 +121,27 @@ class Exchange(OrderLifecycle):
     def account(self, user: str) -> Account:
         """The user's account; ``auth_required`` for a user the exchange does not know."""
         return self.risk.account(user)
+
+    # -- exposure limits ------------------------------------------------------------------
+    def set_exposure_limits(self, default: ExposureLimits,
+                            per_user: Mapping[str, ExposureLimits] | None = None) -> None:
+        """Set the exposure limits: ``default`` for every user, ``per_user`` instead of it
+        for the users it names (see :class:`~exchange.core.risk.ExposureLimits`)."""
+        live_buys = [o for o in self.store.all_orders().values() if o.live and o.side == BUY]
+        self.risk.set_limits(default, per_user or {}, live_buys)
+
+    def exposure_limits(self) -> tuple[ExposureLimits, dict[str, ExposureLimits]]:
+        """The limits in force: every user's, and those of users who have their own."""
+        return self.risk.default_limits, dict(self.risk.user_limits)
+
+    @property
+    def limited(self) -> bool:
+        """Whether any exposure limit is set."""
+        return self.risk.limited
+
+    def take_risk_alerts(self) -> list[RiskAlert]:
+        """The risk alerts raised since the last call (orders that came near a limit)."""
+        return self.risk.take_alerts()
 
     # -- set-up -----------------------------------------------------------------------
     def add_user(
@@ -191,7 +213,9 @@ class Exchange(OrderLifecycle):
                 or (price is not None and spec.price_band is not None
                     and not spec.band_allows(price, self.market[symbol].last))):
             self._reject(order, self._reject_reason(book, order, bad_price))
-        elif (refusal := risk.hold(order, spec.mult)) is not None:
+        elif (refusal := risk.hold(order, spec.mult, None if kind != MARKET or not risk.limited
+                                   else book.best_ask() if side == BUY
+                                   else book.best_bid())) is not None:
             self._reject(order, refusal)
         else:
             if failpoints.ACTIVE:  # a fault after cash or shares are reserved (tests)
@@ -469,6 +493,11 @@ def _withdraw(ex: Exchange, c: Withdraw) -> Outcome:
     return Outcome()
 
 
+def _set_limits(ex: Exchange, c: SetLimits) -> Outcome:
+    ex.set_exposure_limits(c.default, c.per_user)
+    return Outcome()
+
+
 _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     Place: _place,
     Modify: lambda ex, c: ex.modify(c.user, c.order_id, c.time, qty=c.qty, price=c.price),
@@ -482,6 +511,7 @@ _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     MarketOpen: _market_open,
     Deposit: _deposit,
     Withdraw: _withdraw,
+    SetLimits: _set_limits,
 }
 
 

@@ -18,11 +18,12 @@ changed only by them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from exchange.core.accounts import Account, UserInfo
 from exchange.core.commands import Command
+from exchange.core.limits import ExposureLimits, RiskAlert
 from exchange.core.marketdata import Candle, MarketData
 from exchange.core.orders import Order
 from exchange.core.results import Outcome, Trade
@@ -98,6 +99,10 @@ class Engine(RiskQueries, SymbolQueries, Protocol):
     def track_book(self, symbol: str, on: bool) -> None: ...
     def deposit(self, user: str, amount: int) -> Account: ...
     def withdraw(self, user: str, amount: int) -> Account: ...
+    def set_exposure_limits(self, default: ExposureLimits,
+                            per_user: Mapping[str, ExposureLimits] | None = None) -> None: ...
+    def exposure_limits(self) -> tuple[ExposureLimits, dict[str, ExposureLimits]]: ...
+    def take_risk_alerts(self) -> list[RiskAlert]: ...
     def check_invariants(self) -> None: ...
 
 

@@ -35,6 +35,9 @@ class Audited(Protocol):
     @property
     def accounts(self) -> Accounts: ...
 
+    @property
+    def limited(self) -> bool: ...
+
 
 def _fail(rule: str, whose: object) -> InvariantError:
     return InvariantError(f"{rule}: {whose!r}")
@@ -63,6 +66,7 @@ def check_invariants(ex: Audited) -> None:
                         raise _fail("resting order is not the stored one", order)
     reserved_cash: dict[str, int] = {}
     reserved_lots: dict[tuple[str, str], int] = {}
+    buying: dict[tuple[str, str], int] = {}
     for order in ex.store.all_orders().values():
         if order.status in LIVE_STATUSES:
             if not 0 <= order.filled < order.qty:
@@ -82,6 +86,8 @@ def check_invariants(ex: Audited) -> None:
                     raise _fail("live order does not rest at its level", order)
             if order.side == BUY:
                 reserved_cash[order.user] = reserved_cash.get(order.user, 0) + order.reserved
+                key = (order.user, order.symbol)
+                buying[key] = buying.get(key, 0) + order.qty - order.filled
             else:
                 key = (order.user, order.symbol)
                 reserved_lots[key] = reserved_lots.get(key, 0) + order.reserved
@@ -101,6 +107,9 @@ def check_invariants(ex: Audited) -> None:
                 raise _fail("negative holding or reservation", (user, symbol))
             if pos.reserved > pos.qty:
                 raise _fail("more lots reserved than held", (user, symbol))
+            if ex.limited and pos.buying != buying.get((user, symbol), 0):
+                raise _fail(f"lots being bought {pos.buying} are not its live buys' "
+                            f"{buying.get((user, symbol), 0)}", (user, symbol))
             if pos.reserved != reserved_lots.get((user, symbol), 0):
                 raise _fail(f"reserved lots {pos.reserved} are not its live sells' "
                             f"{reserved_lots.get((user, symbol), 0)}", (user, symbol))

@@ -21,11 +21,20 @@ what keeps ``open_orders`` and the reservations exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from mypy_extensions import mypyc_attr
 
 from exchange.core.accounts import Account, Accounts, Position, UserInfo
+from exchange.core.limits import (
+    ALERT_SHARE,
+    MAX_OPEN_EXPOSURE,
+    MAX_ORDER_NOTIONAL,
+    MAX_POSITION,
+    NO_LIMITS,
+    ExposureLimits,
+    RiskAlert,
+)
 from exchange.core.orders import BUY, MARKET, STOP, Order
 from exchange.core.pickling import Picklable
 from exchange.core.results import CommandError, Trade
@@ -33,6 +42,7 @@ from exchange.core.symbols import INT64_MAX, Money
 
 DEFAULT_MAX_OPEN_ORDERS = 100_000
 
+__all__ = ["DEFAULT_MAX_OPEN_ORDERS", "ExposureLimits", "Risk", "RiskAlert"]
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Risk(Picklable):
@@ -44,6 +54,14 @@ class Risk(Picklable):
         """The accounts by user id (the same dict; one attribute read on the hot path)."""
         self.money = money
         self.max_open_orders = max_open_orders
+        self.default_limits: ExposureLimits = NO_LIMITS
+        self.user_limits: dict[str, ExposureLimits] = {}
+        self.limited = False
+        """Whether any exposure limit is set: without one, holds check and track nothing
+        more than cash and holdings (the hot path stays as it is)."""
+        self.alerts: list[RiskAlert] = []
+        """Alerts raised by the commands run since the caller last took them."""
+        self._lots_delta = 0
 
     # -- users ------------------------------------------------------------------------
     def add_user(self, info: UserInfo, cash: int,
@@ -82,16 +100,103 @@ class Risk(Picklable):
     def open_orders(self) -> int:
         return sum(account.open_orders for account in self.accounts)
 
+    # -- exposure limits ------------------------------------------------------------------
+    def set_limits(self, default: ExposureLimits, per_user: Mapping[str, ExposureLimits],
+                   live_buys: Iterable[Order]) -> None:
+        """Set the exposure limits, and count what the live buys may still buy.
+
+        ``live_buys`` are the exchange's live buy orders: the position limit counts them,
+        and they may predate the limits (a data directory restarted with a new config)."""
+        self.default_limits = default
+        self.user_limits = {user: limits for user, limits in per_user.items()
+                            if limits != default}
+        self.limited = not default.empty or any(not lim.empty for lim in per_user.values())
+        for account in self.accounts:
+            for position in account.positions.values():
+                position.buying = 0
+        if self.limited:
+            for order in live_buys:
+                self.by_user[order.user].position(order.symbol).buying += (
+                    order.qty - order.filled)
+
+    def limits_of(self, user: str) -> ExposureLimits:
+        return self.user_limits.get(user, self.default_limits)
+
+    def take_alerts(self) -> list[RiskAlert]:
+        alerts = self.alerts
+        self.alerts = []
+        return alerts
+
+    def _check_limits(self, account: Account, order: Order, mult: int,
+                      price: int | None) -> str | None:
+        """The first exposure limit the new order would pass, else None (alerts noted)."""
+        limits = self.user_limits.get(order.user, self.default_limits)
+        if limits.empty:
+            return None
+        pending: list[RiskAlert] = []
+        if order.price is not None:
+            price = order.price
+        elif order.stop_price is not None:
+            price = order.stop_price
+        notional = None if price is None else order.qty * price * mult
+        cap = limits.max_order_notional
+        if cap is not None and notional is not None:
+            if notional > cap:
+                return MAX_ORDER_NOTIONAL
+            self._near(pending, order, MAX_ORDER_NOTIONAL, notional, cap)
+        if order.side == BUY:
+            cap = limits.max_position.get(order.symbol)
+            if cap is not None:
+                position = account.positions.get(order.symbol)
+                held = 0 if position is None else position.qty + position.buying
+                if held + order.qty > cap:
+                    return MAX_POSITION
+                self._near(pending, order, MAX_POSITION, held + order.qty, cap)
+            cap = limits.max_open_exposure
+            if cap is not None and order.kind != MARKET and order.kind != STOP:
+                exposure = account.reserved_cash + order.qty * order.price * mult  # type: ignore[operator]
+                if exposure > cap:
+                    return MAX_OPEN_EXPOSURE
+                self._near(pending, order, MAX_OPEN_EXPOSURE, exposure, cap)
+        self.alerts.extend(pending)
+        return None
+
+    @staticmethod
+    def _near(pending: list[RiskAlert], order: Order, limit: str, used: int,
+              maximum: int) -> None:
+        share, whole = ALERT_SHARE
+        if used * whole > maximum * share:
+            pending.append(RiskAlert(order.user, limit, order.symbol, used, maximum))
+
     # -- holds (the RiskPort the symbol engine calls) --------------------------------
-    def hold(self, order: Order, mult: int) -> str | None:
+    def hold(self, order: Order, mult: int, best: int | None = None) -> str | None:
         """Take the hold a new order needs, or say why not (nothing held then).
 
-        Checks the user's live-order bound, then reserves: ``qty x price x mult`` cash
-        for a limit or stop-limit buy, ``qty`` lots for a sell; a market or stop buy
-        reserves nothing (see :meth:`budget`)."""
+        Checks the user's live-order bound, then the exposure limits (``best``: the
+        best opposite price, which values a market order), then reserves:
+        ``qty x price x mult`` cash for a limit or stop-limit buy, ``qty`` lots for a
+        sell; a market or stop buy reserves nothing (see :meth:`budget`)."""
         account = self.by_user[order.user]
         if account.open_orders >= self.max_open_orders:
             return "too_many_orders"
+        if self.limited:
+            alerts = len(self.alerts)
+            refusal = self._check_limits(account, order, mult, best)
+            if refusal is None:
+                refusal = self._reserve(account, order, mult)
+            if refusal is not None:
+                del self.alerts[alerts:]  # an order refused raises no alert
+                return refusal
+            if order.side == BUY:
+                account.position(order.symbol).buying += order.qty
+            account.open_orders += 1
+            return None
+        refusal = self._reserve(account, order, mult)
+        if refusal is None:
+            account.open_orders += 1
+        return refusal
+
+    def _reserve(self, account: Account, order: Order, mult: int) -> str | None:
         if order.side == BUY:
             if order.kind != MARKET and order.kind != STOP:
                 need = order.qty * order.price * mult  # type: ignore[operator]
@@ -107,7 +212,6 @@ class Risk(Picklable):
                 return "insufficient_holdings"
             order.reserved = order.qty
             position.reserved += order.qty
-        account.open_orders += 1
         return None
 
     def budget(self, user: str) -> int:
@@ -120,6 +224,8 @@ class Risk(Picklable):
 
         Raises :class:`CommandError` (nothing changed) when the user cannot cover it."""
         account = self.by_user[order.user]
+        if self.limited:
+            self._rehold_limits(account, order, leaves, price, mult)
         if order.side != BUY:
             delta = leaves - order.reserved
             position = account.position(order.symbol)
@@ -133,10 +239,37 @@ class Risk(Picklable):
             raise CommandError("insufficient_funds", "qty: not enough cash available")
         return delta
 
+    def _rehold_limits(self, account: Account, order: Order, leaves: int,
+                       price: int | None, mult: int) -> None:
+        """A modify must keep within the limits as a new order would."""
+        limits = self.user_limits.get(order.user, self.default_limits)
+        value_price = price if price is not None else order.stop_price
+        qty = order.filled + leaves
+        cap = limits.max_order_notional
+        if cap is not None and value_price is not None and qty * value_price * mult > cap:
+            raise CommandError("bad_request", f"qty: the order would pass {MAX_ORDER_NOTIONAL}")
+        self._lots_delta = 0
+        if order.side == BUY:
+            self._lots_delta = leaves - (order.qty - order.filled)
+            cap = limits.max_position.get(order.symbol)
+            position = account.position(order.symbol)
+            if (cap is not None and self._lots_delta > 0
+                    and position.qty + position.buying + self._lots_delta > cap):
+                raise CommandError("bad_request", f"qty: the order would pass {MAX_POSITION}")
+            cap = limits.max_open_exposure
+            if cap is not None and price is not None and order.kind != STOP:
+                delta = leaves * price * mult - order.reserved
+                if delta > 0 and account.reserved_cash + delta > cap:
+                    raise CommandError("bad_request",
+                                       f"qty: the order would pass {MAX_OPEN_EXPOSURE}")
+
     def adjust(self, order: Order, delta: int) -> None:
         """Apply a change of hold that :meth:`rehold` found affordable."""
         order.reserved += delta
         account = self.by_user[order.user]
+        if self.limited and order.side == BUY:
+            account.positions[order.symbol].buying += self._lots_delta
+            self._lots_delta = 0
         if order.side == BUY:
             account.reserved_cash += delta
         else:
@@ -152,6 +285,8 @@ class Risk(Picklable):
             else:
                 account.positions[order.symbol].reserved -= reserved
             order.reserved = 0
+        if self.limited and order.side == BUY:
+            account.positions[order.symbol].buying -= order.qty - order.filled
         account.open_orders -= 1
 
     def settle(self, trade: Trade, buy: Order, sell: Order, mult: int) -> None:
@@ -176,6 +311,8 @@ class Risk(Picklable):
             position = buyer.position(symbol)
         position.qty += q
         position.cost += value
+        if self.limited:
+            position.buying -= q
         seller = by_user[trade.sell_user]
         position = seller.positions[symbol]
         position.sold(q, value)

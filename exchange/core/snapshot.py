@@ -50,6 +50,7 @@ from exchange.core.snapshot_format import (
     ExpiryRecord,
     FillRecord,
     LevelRecord,
+    LimitsRecord,
     MarketRecord,
     OrderRecord,
     PositionRecord,
@@ -88,6 +89,7 @@ def capture(exchange: Exchange) -> Snapshot:
         ended=[o.order_id for o in store._ended],
         trades=[_capture_trade(trades[tid]) for tid in sorted(trades)],
         fills=fills,
+        limits=LimitsRecord(*exchange.exposure_limits()),
     )
 
 
@@ -215,7 +217,19 @@ def _restore(snap: Snapshot, max_open_orders: int, store: MemoryStore) -> Exchan
         _restore_book(exchange.books[record.spec.symbol], record, orders)
         _restore_market(exchange.market[record.spec.symbol], record.spec.symbol, record.market,
                         trades)
+    _restore_limits(exchange, snap.limits)
     return exchange
+
+
+def _restore_limits(exchange: Exchange, r: LimitsRecord) -> None:
+    """The exposure limits, checked against the symbols and users they name."""
+    for user, limits in [("", r.default), *r.per_user.items()]:
+        if user and exchange.find_account(user) is None:
+            raise SnapshotError(f"limits: unknown user {user!r}")
+        for symbol in limits.max_position:
+            if symbol not in exchange.specs:
+                raise SnapshotError(f"limits: unknown symbol {symbol!r}")
+    exchange.set_exposure_limits(r.default, r.per_user)
 
 
 def _restore_spec(r: SpecRecord) -> SymbolSpec:

@@ -18,8 +18,13 @@ from typing import Any, Literal
 
 import msgspec
 
-SNAPSHOT_VERSION = 1
-"""The record version :func:`encode` writes; :func:`decode` reads it and every earlier one."""
+from exchange.core.limits import ExposureLimits
+
+SNAPSHOT_VERSION = 2
+"""The record version :func:`encode` writes; :func:`decode` reads it and every earlier one.
+
+Version 2 added ``limits`` (the exposure limits in force); version 1 had none, and reads
+as a snapshot with no limits set."""
 
 SideName = Literal["buy", "sell"]
 Status = Literal["pending", "accepted", "partially_filled", "filled", "canceled", "expired",
@@ -182,6 +187,29 @@ class SymbolRecord(msgspec.Struct, forbid_unknown_fields=True):
     market: MarketRecord
 
 
+class LimitsRecord(msgspec.Struct, forbid_unknown_fields=True):
+    """The exposure limits in force: every user's, and those of users with their own."""
+
+    default: ExposureLimits = msgspec.field(default_factory=ExposureLimits)
+    per_user: dict[str, ExposureLimits] = msgspec.field(default_factory=dict)
+
+
+class SnapshotV1(msgspec.Struct, forbid_unknown_fields=True):
+    """Version 1 of the whole exchange: :class:`Snapshot` without ``limits``."""
+
+    version: int
+    cash_decimals: int
+    market_open: bool
+    next_order_id: int
+    next_trade_id: int
+    symbols: list[SymbolRecord]
+    accounts: list[AccountRecord]
+    orders: list[OrderRecord]
+    ended: list[int]
+    trades: list[TradeRecord]
+    fills: dict[str, list[FillRecord]]
+
+
 class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     """The whole exchange. ``orders`` by id; ``ended`` the ids of the ended orders kept,
     in the order they ended (the first are forgotten first); ``trades`` every trade that a
@@ -198,6 +226,8 @@ class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
     ended: list[int]
     trades: list[TradeRecord]
     fills: dict[str, list[FillRecord]]
+    limits: LimitsRecord = msgspec.field(default_factory=lambda: LimitsRecord())
+    """The exposure limits in force (version 2)."""
 
 
 class _Version(msgspec.Struct):
@@ -207,7 +237,10 @@ class _Version(msgspec.Struct):
 
 
 _ENCODER = msgspec.msgpack.Encoder()
-_DECODERS: dict[int, msgspec.msgpack.Decoder[Any]] = {1: msgspec.msgpack.Decoder(Snapshot)}
+_DECODERS: dict[int, msgspec.msgpack.Decoder[Any]] = {
+    1: msgspec.msgpack.Decoder(SnapshotV1),
+    2: msgspec.msgpack.Decoder(Snapshot),
+}
 _VERSION = msgspec.msgpack.Decoder(_Version)
 
 
@@ -227,7 +260,11 @@ def decode(data: bytes | memoryview) -> Snapshot:
                             f"exchange (it reads versions 1 to {SNAPSHOT_VERSION}); was it "
                             "written by a newer one?")
     try:
-        snapshot: Snapshot = decoder.decode(data)
+        record = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SnapshotError(f"malformed version {version} snapshot: {exc}") from None
+    if isinstance(record, SnapshotV1):  # version 1: the same state, and no limits
+        fields = {name: getattr(record, name) for name in record.__struct_fields__}
+        return Snapshot(**{**fields, "version": SNAPSHOT_VERSION})
+    snapshot: Snapshot = record
     return snapshot

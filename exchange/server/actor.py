@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from exchange.core import commands as C
+from exchange.core.limits import MAX_POSITION
 from exchange.core.orders import CANCELED, EXPIRED, REJECTED, STOP, STOP_LIMIT, Order
 from exchange.core.results import (
     CANCELED_EVENT,
@@ -313,6 +314,8 @@ class SymbolActor:
             if sessions and (len(sessions) > 1 or sessions[0] is not session):
                 self._tell_other_sessions(out, session, sessions, targets, addressed,
                                           triggered)
+        if self.exchange.limited:
+            self._tell_risk_alerts()
         # Public streams and alerts.
         if out.trades:
             subscribers = gateway.subscribers("trades", self.symbol)
@@ -365,6 +368,16 @@ class SymbolActor:
             for other in sessions:
                 if other is not session:
                     other.push(event)
+
+    def _tell_risk_alerts(self) -> None:
+        """Push each exposure-limit alert the command raised to its user's sessions."""
+        for alert in self.exchange.take_risk_alerts():
+            spec = self.exchange.spec(alert.symbol)
+            fmt = spec.fmt_qty if alert.limit == MAX_POSITION else self.views.money.fmt
+            event = R.RiskAlertEvent(limit=alert.limit, symbol=alert.symbol,
+                                     used=fmt(alert.used), max=fmt(alert.maximum))
+            for sess in self.gateway.user_sessions.get(alert.user, ()):
+                sess.push(event)
 
     def add_alert(self, alert: Alert) -> None:
         self.alerts.append(alert)

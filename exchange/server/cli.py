@@ -66,6 +66,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         others = {name: getattr(args, f"{name}_port") for name in FRONTENDS
                   if name != "lines" and getattr(args, f"{name}_port") is not None}
+        if "fix" not in others and config.fix.port is not None:
+            others["fix"] = config.fix.port  # the config's [fix] port
         status = runner(run_server(config, args.host, args.port, args.data_dir, context,
                                    others))
         if status:

@@ -8,6 +8,7 @@ before the market opens than by a surprised trader), and turned into an
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import time as dtime
@@ -17,6 +18,7 @@ from typing import Any
 
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
+from exchange.core.limits import ExposureLimits
 from exchange.core.symbols import INT64_MAX, SymbolSpec
 from exchange.server.auth import BadTokenHash, TokenHash
 
@@ -44,6 +46,30 @@ class SymbolConfig:
 
 
 @dataclass(slots=True)
+class ExposureConfig:
+    """Exposure limits as written in the config (decimals; ``None``: not given).
+
+    In ``[limits]`` they are every user's; in a ``[[users]]`` table they replace those
+    of ``[limits]`` key by key (``max_position`` symbol by symbol) for that user."""
+
+    max_order_notional: Decimal | None = None
+    max_open_exposure: Decimal | None = None
+    max_position: dict[str, Decimal] = field(default_factory=dict)
+
+    def over(self, default: ExposureConfig) -> ExposureConfig:
+        """These limits where given, else ``default``'s."""
+        return ExposureConfig(
+            self.max_order_notional if self.max_order_notional is not None
+            else default.max_order_notional,
+            self.max_open_exposure if self.max_open_exposure is not None
+            else default.max_open_exposure,
+            {**default.max_position, **self.max_position})
+
+
+EXPOSURE_KEYS = ("max_order_notional", "max_open_exposure", "max_position")
+
+
+@dataclass(slots=True)
 class UserConfig:
     user: str
     token: str = ""
@@ -55,6 +81,23 @@ class UserConfig:
     admin: bool = False
     token_hash: str = ""
     """Set instead of ``token``: the token's hash (``exchange hash-token``)."""
+    api_key: str = ""
+    """The HTTP front-end's API key (``X-MBX-APIKEY``); with ``api_secret``, or neither."""
+    api_secret: str = ""
+    """The HMAC-SHA256 key the user's signed HTTP requests are checked with."""
+    exposure: ExposureConfig = field(default_factory=ExposureConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    """One user's HTTP credentials, as a front-end that signs requests needs them: it
+    checks a request's signature with ``secret``, then logs in as ``user`` with
+    ``token`` through the gateway like any other session (see docs/HTTP.md)."""
+
+    key: str
+    secret: str
+    user: str
+    token: str
 
 
 @dataclass(slots=True)
@@ -72,6 +115,19 @@ class Limits:
     """Sessions open at once from one peer address; 0 = unlimited."""
     login_timeout: float = DEFAULT_LOGIN_TIMEOUT
     """Seconds a connection may stay idle without logging in; 0 = never closed."""
+    exposure: ExposureConfig = field(default_factory=ExposureConfig)
+    """Every user's exposure limits (none by default)."""
+
+
+@dataclass(slots=True)
+class FixSettings:
+    """The ``[fix]`` table: the FIX acceptor (docs/FIX.md)."""
+
+    port: int | None = None
+    """Serve FIX on this port (0: a free one) unless ``--fix-port`` says otherwise;
+    None: only when ``--fix-port`` is given."""
+    comp_id: str = "EXCHANGE"
+    """The acceptor's CompID: the clients' TargetCompID, our SenderCompID."""
 
 
 @dataclass(slots=True)
@@ -80,6 +136,11 @@ class Config:
     users: list[UserConfig]
     limits: Limits = field(default_factory=Limits)
     market_close: dtime | None = None
+    fix: FixSettings = field(default_factory=FixSettings)
+
+    def frontend_options(self, name: str) -> dict[str, str]:
+        """A front-end's settings, for its listener."""
+        return {"comp_id": self.fix.comp_id} if name == "fix" else {}
 
     def build_exchange(self) -> Exchange:
         """A fresh exchange with these symbols and these users, funded."""
@@ -108,7 +169,26 @@ class Config:
             info = UserInfo(u.user, u.name, u.phone, u.email, u.token, u.admin, u.token_hash)
             exchange.add_user(info, cash, holdings)
         _check_totals(exchange)
+        self.exposure_limits(exchange)  # a bad limit is found here, before binding
         return exchange
+
+    def api_keys(self) -> dict[str, ApiKey]:
+        """API key -> credentials, for every user the config gives one."""
+        return {u.api_key: ApiKey(u.api_key, u.api_secret, u.user, u.token)
+                for u in self.users if u.api_key}
+
+    def exposure_limits(self, exchange: Exchange
+                        ) -> tuple[ExposureLimits, dict[str, ExposureLimits]]:
+        """The config's exposure limits in the exchange's units: every user's, and those
+        of the users who have their own.
+
+        The exchange is built without them: they change what an order does, so the server
+        gives them as a recorded command (``SetLimits``), and replay then runs each order
+        under the limits it first met, whatever today's config says."""
+        default = self.limits.exposure
+        per_user = {u.user: _exposure(u.exposure.over(default), exchange, f"users.{u.user}")
+                    for u in self.users if u.exposure != ExposureConfig()}
+        return _exposure(default, exchange, "limits"), per_user
 
     def apply_credentials(self, exchange: Exchange) -> None:
         """Give each user the config names today's ``token``/``token_hash``.
@@ -122,6 +202,43 @@ class Config:
             if account is not None:
                 account.info.token = u.token
                 account.info.token_hash = u.token_hash
+
+
+def _exposure(raw: ExposureConfig, exchange: Exchange, where: str) -> ExposureLimits:
+    """The limits in engine units: cash units, and lots of each symbol."""
+    def cash(value: Decimal | None, key: str) -> int | None:
+        if value is None:
+            return None
+        units = exchange.money.parse_any(value)
+        if units is None or units > INT64_MAX:
+            raise ConfigError(f"{where}.{key}: {value} is not a whole number of cash units "
+                              f"(10^-{exchange.money.decimals}) within 2^63-1")
+        return units
+
+    position: dict[str, int] = {}
+    for symbol, qty in raw.max_position.items():
+        if symbol not in exchange.symbols():
+            raise ConfigError(f"{where}.max_position: unknown symbol {symbol!r}")
+        spec = exchange.spec(symbol)
+        lots = 0 if qty == 0 else spec.qty_lots(qty)
+        if lots is None:
+            raise ConfigError(f"{where}.max_position.{symbol}: {qty} is not a multiple of the "
+                              f"lot size {spec.lot_size}")
+        position[symbol] = lots
+    return ExposureLimits(cash(raw.max_order_notional, "max_order_notional"), position,
+                          cash(raw.max_open_exposure, "max_open_exposure"))
+
+
+def _parse_exposure(table: dict[str, Any], where: str) -> ExposureConfig:
+    position = table.get("max_position", {})
+    if not isinstance(position, dict):
+        raise ConfigError(f"{where}.max_position: expected a table such as {{ AAPL = \"100\" }}")
+    return ExposureConfig(
+        _decimal(table["max_order_notional"], f"{where}.max_order_notional")
+        if "max_order_notional" in table else None,
+        _decimal(table["max_open_exposure"], f"{where}.max_open_exposure")
+        if "max_open_exposure" in table else None,
+        {k: _decimal(v, f"{where}.max_position.{k}") for k, v in position.items()})
 
 
 def _check_totals(exchange: Exchange) -> None:
@@ -175,7 +292,7 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
 
 def parse_config(data: dict[str, Any]) -> Config:
     """Check and convert a parsed TOML document."""
-    _check_keys(data, {"market", "limits", "symbols", "users"}, "config")
+    _check_keys(data, {"market", "limits", "symbols", "users", "fix"}, "config")
     market = data.get("market", {})
     _check_keys(market, {"close"}, "market")
     close = None
@@ -187,8 +304,8 @@ def parse_config(data: dict[str, Any]) -> Config:
     raw_limits = data.get("limits", {})
     limit_keys = ("rate", "max_open_orders", "outbound_buffer", "max_connections",
                   "max_connections_per_address", "login_timeout")
-    _check_keys(raw_limits, set(limit_keys), "limits")
-    limits = Limits()
+    _check_keys(raw_limits, set(limit_keys) | set(EXPOSURE_KEYS), "limits")
+    limits = Limits(exposure=_parse_exposure(raw_limits, "limits"))
     for key in limit_keys:
         if key in raw_limits:
             value = raw_limits[key]
@@ -220,10 +337,12 @@ def parse_config(data: dict[str, Any]) -> Config:
     if not symbols:
         raise ConfigError("symbols: at least one [[symbols]] table is needed")
     users = []
+    api_keys_seen: set[str] = set()
     for i, raw in enumerate(data.get("users", [])):
         where = f"users[{i}]"
         _check_keys(raw, {"user", "name", "phone", "email", "token", "token_hash", "cash",
-                          "holdings", "admin"}, where)
+                          "holdings", "admin", "api_key", "api_secret", *EXPOSURE_KEYS},
+                    where)
         if ("token" in raw) == ("token_hash" in raw):
             raise ConfigError(f"{where}.token: give exactly one of token and token_hash")
         token_hash = ""
@@ -239,8 +358,20 @@ def parse_config(data: dict[str, Any]) -> Config:
         admin = raw.get("admin", False)
         if not isinstance(admin, bool):
             raise ConfigError(f"{where}.admin: expected true or false")
+        api_key = _str(raw, "api_key", where, "")
+        api_secret = _str(raw, "api_secret", where, "")
+        if bool(api_key) != bool(api_secret):
+            raise ConfigError(f"{where}.api_key: give both api_key and api_secret, or neither")
+        if api_key and "token_hash" in raw:
+            raise ConfigError(f"{where}.api_key: an API key needs a plain token (the HTTP "
+                              "front-end logs in with it), not token_hash")
+        if api_key and api_key in api_keys_seen:
+            raise ConfigError(f"{where}.api_key: the same API key as another user")
+        api_keys_seen.add(api_key)
         users.append(UserConfig(
             user=_str(raw, "user", where),
+            api_key=api_key,
+            api_secret=api_secret,
             token=_str(raw, "token", where) if "token" in raw else "",
             token_hash=token_hash,
             name=_str(raw, "name", where, ""),
@@ -249,8 +380,33 @@ def parse_config(data: dict[str, Any]) -> Config:
             cash=_decimal(raw.get("cash", "0"), f"{where}.cash"),
             holdings={k: _decimal(v, f"{where}.holdings.{k}") for k, v in holdings_raw.items()},
             admin=admin,
+            exposure=_parse_exposure(raw, where),
         ))
-    return Config(symbols=symbols, users=users, limits=limits, market_close=close)
+    return Config(symbols=symbols, users=users, limits=limits, market_close=close,
+                  fix=_fix_settings(data.get("fix", {})))
+
+
+_COMP_ID = re.compile(r"[!-~]{1,64}")
+"""A CompID: 1 to 64 printable ASCII characters, no blank (it is a FIX header value)."""
+
+
+def _fix_settings(raw: Any) -> FixSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("fix: expected a table")
+    _check_keys(raw, {"port", "comp_id"}, "fix")
+    settings = FixSettings()
+    if "port" in raw:
+        port = raw["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError("fix.port: expected a port number, 0 to 65535")
+        settings.port = port
+    if "comp_id" in raw:
+        comp_id = _str(raw, "comp_id", "fix")
+        if not _COMP_ID.fullmatch(comp_id) or "=" in comp_id:
+            raise ConfigError("fix.comp_id: expected 1 to 64 printable ASCII characters "
+                              "without blanks or '='")
+        settings.comp_id = comp_id
+    return settings
 
 
 def load_config(path: str | Path) -> Config:
@@ -288,7 +444,8 @@ DEMO_PEOPLE = [
 def demo_config() -> Config:
     """The built-in market: equities and crypto pairs, funded users with holdings.
 
-    Every user's token is ``<user>-token``; ``admin`` is an administrator; ``mm`` is the
+    Every user's token is ``<user>-token``, API key ``<user>-key`` and API secret
+    ``<user>-secret`` (the HTTP front-end's); ``admin`` is an administrator; ``mm`` is the
     demo market maker, funded deeper than the others so it can quote all day.
     """
     symbols = [
@@ -301,6 +458,8 @@ def demo_config() -> Config:
         users.append(UserConfig(
             user=user,
             token=f"{user}-token",
+            api_key=f"{user}-key",
+            api_secret=f"{user}-secret",
             name=name,
             phone=f"+1-555-01{i:02d}",
             email=f"{user}@example.com",

@@ -20,14 +20,17 @@ import os
 import signal
 import ssl
 import sys
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from exchange import core
+from exchange.core.commands import SetLimits
 from exchange.server.config import Config
-from exchange.server.frontends import Listener, frontend
+from exchange.server.frontends import Listener, Listening, frontend
 from exchange.server.gateway import Gateway
 from exchange.server.journal import FileJournal
+from exchange.server.views import now_us
 
 log = logging.getLogger("exchange.server")
 
@@ -77,7 +80,10 @@ class ExchangeServer:
                  ssl_context: ssl.SSLContext | None = None,
                  listeners: list[Listener] | None = None) -> None:
         self.config = config
-        self.listeners = listeners or [Listener("lines", host, port, ssl_context)]
+        keys = tuple(config.api_keys().values())
+        self.listeners = [listener if listener.api_keys else replace(listener, api_keys=keys)
+                          for listener in listeners or [Listener("lines", host, port,
+                                                                 ssl_context)]]
         for listener in self.listeners:
             frontend(listener.frontend)  # an unknown name fails here, before recovery
         self.host = self.listeners[0].host
@@ -92,21 +98,40 @@ class ExchangeServer:
             log.info("recovered %s: snapshot at record %d, %d records replayed, last %d",
                      data_dir, recovered.snapshot_seq, recovered.replayed, recovered.seq)
             self.exchange = recovered.exchange
+            self.exchange.take_risk_alerts()  # raised by the replay: old news, told then
             # Limits come from today's config; the market itself from the data directory.
             self.exchange.max_open_orders = config.limits.max_open_orders
             config.apply_credentials(self.exchange)
             journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
                                   base_seq=recovered.snapshot_seq)
             journal.on_failure = journal_failed
+        self._set_limits(config, journal)
         self.gateway = Gateway(self.exchange, config.limits)
         self.gateway.journal = journal
         self.gateway.on_fatal = self._fatal
         self.fatal: BaseException | None = None
-        self._servers: list[asyncio.Server] = []
+        self._servers: list[Listening] = []
         self.bound: list[tuple[str, int]] = []
         """Each listener's address once started (port 0 becomes the port chosen)."""
         self._stopping: asyncio.Event | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+
+    def _set_limits(self, config: Config, journal: FileJournal | None) -> None:
+        """Put the config's exposure limits in force, as a recorded command when they
+        differ from those the data directory brought back (see Config.exposure_limits)."""
+        default, per_user = config.exposure_limits(self.exchange)
+        default_now, per_user_now = self.exchange.exposure_limits()
+        if (default, {u: lim for u, lim in per_user.items() if lim != default}) == (
+                default_now, per_user_now):
+            return
+        cmd = SetLimits(now_us(), "", default, per_user)
+        if journal is not None:
+            journal.append(cmd)
+            self.exchange.apply(cmd)
+            journal.commit()
+            log.info("exposure limits changed by the config: recorded")
+        else:
+            self.exchange.apply(cmd)
 
     async def start(self) -> tuple[str, int]:
         self._stopping = asyncio.Event()
@@ -122,7 +147,7 @@ class ExchangeServer:
         return self.bound[0]
 
     @property
-    def _server(self) -> asyncio.Server | None:
+    def _server(self) -> Listening | None:
         """The first listener's server."""
         return self._servers[0] if self._servers else None
 
@@ -237,7 +262,10 @@ async def run_server(config: Config, host: str, port: int, data_dir: str | None 
     JSON-lines ``listening on HOST:PORT`` line comes last, once every listener is ready,
     so that a script that waits for it may connect to any of them."""
     listeners = [Listener("lines", host, port, ssl_context)]
-    listeners += [Listener(name, host, other) for name, other in (others or {}).items()]
+    listeners += [Listener(name, host, other,
+                           data_dir=Path(data_dir) if data_dir is not None else None,
+                           options=config.frontend_options(name))
+                  for name, other in (others or {}).items()]
     server = ExchangeServer(config, host, port, data_dir, ssl_context, listeners)
     bound_host, bound_port = await server.start()
     for listener, (other_host, other_port) in zip(listeners[1:], server.bound[1:],

@@ -12,6 +12,7 @@ from typing import Any
 
 from exchange.core import commands as C
 from exchange.core.engine import Exchange
+from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0, USERS
 
@@ -74,6 +75,10 @@ def run_script(ex: Exchange) -> list[C.Command]:
     do(place(t + 505, "bob", "sell", 1, 130, symbol=OTHER))
     do(C.ExpireSession(t + 600, OTHER, True))
     do(place(t + 601, "nobody", "buy", 1, 100))  # refused: not a user
+    do(C.SetLimits(t + 700, "", ExposureLimits(max_order_notional=1_000),
+                   {"bob": ExposureLimits(max_position={SYM: 2_000})}))
+    do(place(t + 701, "alice", "buy", 11, 100))  # rejected: max_order_notional
+    do(place(t + 702, "bob", "buy", 5, 100))  # bob has his own limits
     return ran
 
 
@@ -96,5 +101,6 @@ def state(ex: Exchange) -> dict[str, Any]:
     fills = {user: [(t.trade_id, t.price, t.qty, side) for t, side in ex.fills_of(user)]
              for user in USERS}
     return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
-            "market_open": ex.market_open, "next_order_id": ex.next_order_id,
+            "market_open": ex.market_open, "limits": ex.exposure_limits(),
+            "next_order_id": ex.next_order_id,
             "next_trade_id": ex.next_trade_id}

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from exchange.core import commands as C
+from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.commands_script import place, run_script, state
 from tests.core.helpers import SYM, T0, make_exchange
@@ -36,6 +37,7 @@ SAMPLES: list[C.Command] = [
     C.MarketOpen(T0, "admin", False),
     C.Deposit(T0, "alice", 100),
     C.Withdraw(T0, "alice", 100),
+    C.SetLimits(T0, "", ExposureLimits(1_000, {SYM: 5}, None), {"bob": ExposureLimits()}),
 ]
 
 # (record, the journal tuple the server wrote for it before the records existed)
@@ -56,7 +58,7 @@ def test_the_samples_and_the_union_cover_every_record_type() -> None:
     assert [type(s) for s in SAMPLES] == list(C.COMMANDS) == list(get_args(C.Command))
     assert sorted(C.BY_TAG) == sorted(["place", "modify", "cancel", "pause", "resume",
                                        "cancel_all", "expire", "expire_session", "halt",
-                                       "market_open", "deposit", "withdraw"])
+                                       "market_open", "deposit", "withdraw", "set_limits"])
 
 
 @pytest.mark.parametrize("cmd", SAMPLES, ids=lambda c: type(c).__name__)
@@ -149,6 +151,8 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.deposit(c.user, c.amount)
                 case C.Withdraw():
                     by_method.withdraw(c.user, c.amount)
+                case C.SetLimits():
+                    by_method.set_exposure_limits(c.default, c.per_user)
     assert state(by_method) == state(by_apply)
 
 

@@ -225,7 +225,7 @@ def test_queue_order_stops_expiries_and_ids_survive() -> None:
 
 def test_the_record_describes_state_not_attributes() -> None:
     record = capture(busy())
-    assert record.version == SNAPSHOT_VERSION == 1
+    assert record.version == SNAPSHOT_VERSION == 2
     by_symbol = {s.spec.symbol: s for s in record.symbols}
     aapl, msft = by_symbol[SYM], by_symbol[OTHER]
     assert (aapl.spec.tick_size, aapl.spec.price_band, msft.spec.lot_size) == ("0.01", "1/2",
@@ -251,7 +251,7 @@ def _edited(change: Callable[[dict[str, Any]], None]) -> bytes:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.update(version=2), "version 2 is not known"),
+    (lambda d: d.update(version=3), "version 3 is not known"),
     (lambda d: d.update(version="1"), "not a snapshot record"),
     (lambda d: d.pop("orders"), "missing required field `orders`"),
     (lambda d: d.update(surprise=1), "unknown field `surprise`"),
@@ -309,3 +309,22 @@ def test_decoding_never_runs_code(tmp_path: Path) -> None:
     restored = restore(decode(msgspec.msgpack.encode(data)))
     assert restored.account("alice").info.name == payload.decode("latin-1")
     assert not marker.exists()
+
+
+def test_the_exposure_limits_are_part_of_the_state() -> None:
+    from exchange.core.limits import ExposureLimits
+    from exchange.core.snapshot_format import SnapshotV1
+
+    ex = busy()
+    ex.set_exposure_limits(ExposureLimits(max_order_notional=10**9),
+                           {"bob": ExposureLimits(max_position={ex.symbols()[0]: 10**6})})
+    back = restore(decode(encode(capture(ex))))
+    assert back.exposure_limits() == ex.exposure_limits()
+    assert back.limited
+    back.check_invariants()  # what live buys may still buy was counted again
+    # a version 1 record (written before limits were state) reads as no limits
+    record = capture(ex)
+    fields = {n: getattr(record, n) for n in SnapshotV1.__struct_fields__}
+    old = decode(msgspec.msgpack.encode(SnapshotV1(**{**fields, "version": 1})))
+    assert old.version == SNAPSHOT_VERSION
+    assert not restore(old).limited

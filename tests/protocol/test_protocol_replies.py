@@ -25,7 +25,7 @@ from protocol.replies import REPLY_TYPES
 def test_examples_cover_every_reply_type() -> None:
     assert {type(x) for x in REPLIES} == set(REPLY_TYPES)
     tags = [t.__struct_config__.tag for t in REPLY_TYPES]
-    assert len(tags) == len(set(tags)) == 36
+    assert len(tags) == len(set(tags)) == 37
 
 
 @pytest.mark.parametrize("reply", REPLIES, ids=lambda x: type(x).__name__)
@@ -49,7 +49,8 @@ def test_every_field_is_written_and_ref_only_when_set(reply: r.Reply) -> None:
 
 
 def test_events_have_no_ref() -> None:
-    for t in (r.FillEvent, r.Expired, r.Triggered, r.TradeEvent, r.BookUpdate, r.AlertEvent):
+    for t in (r.FillEvent, r.Expired, r.Triggered, r.TradeEvent, r.BookUpdate, r.AlertEvent,
+              r.RiskAlertEvent):
         assert "ref" not in t.__struct_fields__
     for both in (r.Canceled, r.BookReply, r.QuoteReply):  # a reply and an event
         assert "ref" in both.__struct_fields__
@@ -110,7 +111,7 @@ def test_line_too_long_error() -> None:
 
 def test_error_codes_and_reasons() -> None:
     assert "line_too_long" in ERROR_CODES and len(ERROR_CODES) == 15
-    assert "would_take" in REJECT_REASONS and len(REJECT_REASONS) == 10
+    assert "would_take" in REJECT_REASONS and len(REJECT_REASONS) == 13
     assert ProtocolError("bad_json", "m") == ProtocolError("bad_json", "m", None)
     assert hash(ProtocolError("bad_json", "m")) == hash(ProtocolError("bad_json", "m"))
 

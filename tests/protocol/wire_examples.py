@@ -219,4 +219,5 @@ REPLIES: list[r.Reply] = [
     r.TradeEvent(trade=TRADE),
     r.BookUpdate(symbol="AAPL", seq=8, bids=[("150.20", "0")], asks=[("150.30", "7")]),
     r.AlertEvent(alert_id=1, symbol="AAPL", last="160.00"),
+    r.RiskAlertEvent(limit="max_position", symbol="AAPL", used="900", max="1000"),
 ]

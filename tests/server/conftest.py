@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -83,6 +83,8 @@ class Server:
     proc: subprocess.Popen[bytes]
     addr: tuple[str, int]
     log: Path
+    others: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """Each further front-end's address, from its ``<name> listening on`` line."""
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it; its exit status."""
@@ -116,7 +118,7 @@ def _start(config: str, workdir: Path, name: str, args: tuple[str, ...] = ()) ->
     sel.register(proc.stdout, selectors.EVENT_READ)
     buf = b""
     try:
-        while b"\n" not in buf:
+        while not any(done.startswith(b"listening on ") for done in buf.split(b"\n")[:-1]):
             left = deadline - time.monotonic()
             if left <= 0 or not sel.select(left):
                 proc.kill()
@@ -130,10 +132,16 @@ def _start(config: str, workdir: Path, name: str, args: tuple[str, ...] = ()) ->
             buf += chunk
     finally:
         sel.close()
-    line = buf.split(b"\n", 1)[0].decode()
-    assert line.startswith("listening on "), line
+    lines = buf.decode().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("listening on "))
+    firsts, line = lines[:at], lines[at]
     host, _, port = line.removeprefix("listening on ").rpartition(":")
-    return Server(proc, (host, int(port)), log)
+    others = {}
+    for first in firsts:
+        name, _, where = first.partition(" listening on ")
+        other_host, _, other_port = where.rpartition(":")
+        others[name] = (other_host, int(other_port))
+    return Server(proc, (host, int(port)), log, others)
 
 
 StartServer = Callable[..., Server]

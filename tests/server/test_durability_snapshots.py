@@ -18,6 +18,7 @@ import pytest
 from exchange.core.commands import Command, Deposit, Place
 from exchange.core.engine import Exchange
 from exchange.core.snapshot import capture
+from exchange.core.snapshot_format import SNAPSHOT_VERSION
 from exchange.server.config import demo_config
 from exchange.server.inspect import inspect
 from exchange.server.journal import FileJournal, RecoveryError, snapshots
@@ -64,7 +65,7 @@ def test_a_snapshot_file_is_magic_checksum_and_msgpack(tmp_path: Path) -> None:
     assert crc == zlib.crc32(data[12:])
     seq, written_at, state = msgspec.msgpack.decode(data[12:])
     assert seq == 3 and written_at > 0
-    assert state["version"] == 1 and state["next_order_id"] == 3
+    assert state["version"] == SNAPSHOT_VERSION and state["next_order_id"] == 3
     recovered = FileJournal.recover(tmp_path, demo_config().build_exchange())
     assert (recovered.seq, recovered.snapshot_seq, recovered.replayed) == (3, 3, 0)
     assert capture(recovered.exchange) == capture(ex)
