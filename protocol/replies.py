@@ -319,9 +319,11 @@ class MarketOpened(ReplyBase, tag="market_opened"):
 
 
 class StatsReply(ReplyBase, tag="stats"):
-    """Counters by name (sessions, orders, trades, queue depths...), all integers."""
+    """Counters by name (sessions, orders, trades, queue depths...), all integers, and
+    which build of the matching core runs (``python`` or ``compiled``)."""
 
     counters: dict[str, int]
+    build: str
 
 
 # --- events -----------------------------------------------------------------------------

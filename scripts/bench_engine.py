@@ -29,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from exchange import core
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
 from exchange.core.orders import Order
@@ -193,6 +194,7 @@ def bench_lobster() -> None:
 
 
 def main() -> None:
+    print(f"core build: {core.BUILD} ({core.BUILD_NOTE}); EXCHANGE_ENGINE picks it")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)

@@ -9,3 +9,11 @@ annotations only. Broken rules of the core's own state raise
 :class:`~exchange.core.errors.InvariantError` (an illegal status move is its subclass
 :class:`~exchange.core.errors.IllegalTransition`), never a bare ``assert``.
 """
+
+import os
+
+from exchange.core.loader import select
+
+BUILD, BUILD_NOTE = select(os.environ.get("EXCHANGE_ENGINE"))
+"""Which build this process runs (``python`` or ``compiled``) and why
+(:mod:`exchange.core.loader`): chosen here, before any other core module loads."""

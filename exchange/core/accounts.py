@@ -15,7 +15,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from mypy_extensions import mypyc_attr
 
+from exchange.core.pickling import Picklable
+
+
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 @dataclass(slots=True)
 class UserInfo:
     """The registered user's details (the requirements' user record).
@@ -32,6 +37,11 @@ class UserInfo:
     admin: bool = False
     token_hash: str = ""
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Explicit, so that both builds pickle the same way (the compiled build writes
+        # no pickling of its own for a class with a __setstate__).
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
     def __setstate__(self, state: Any) -> None:
         # Snapshots written before a field existed lack it: give it its default rather
         # than leave the slot unset (an AttributeError at the first login).
@@ -40,7 +50,8 @@ class UserInfo:
             object.__setattr__(self, f.name, slots.get(f.name, f.default))
 
 
-class Position:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Position(Picklable):
     """Holdings of one symbol: quantity, what live sells reserve, and cost basis.
 
     ``cost`` is the total cost basis in cash units of the ``qty`` held (average cost
@@ -77,7 +88,8 @@ class Position:
         self.realized += value - removed
 
 
-class Account:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Account(Picklable):
     """One user's cash and positions. Mutated only by the engine, on one thread."""
 
     __slots__ = ("cash", "info", "open_orders", "positions", "reserved_cash")
@@ -105,8 +117,9 @@ class Account:
         return pos
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 @dataclass(slots=True)
-class Accounts:
+class Accounts(Picklable):
     """All accounts, by user id."""
 
     by_user: dict[str, Account] = field(default_factory=dict)

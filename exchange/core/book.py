@@ -18,13 +18,16 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 
+from mypy_extensions import mypyc_attr
 from sortedcontainers import SortedList
 
 from exchange.core.orders import BUY, Order
+from exchange.core.pickling import Picklable
 from exchange.core.symbols import SymbolSpec
 
 
-class Level:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Level(Picklable):
     """All resting orders at one price, oldest first, and their total lots.
 
     An ``OrderedDict`` rather than a plain dict: matching eats levels from the front,
@@ -45,7 +48,8 @@ class Level:
         self.total = 0
 
 
-class Side:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Side(Picklable):
     """One side of the book. ``prices`` is ascending for both sides."""
 
     __slots__ = ("dirty", "levels", "prices")
@@ -100,7 +104,8 @@ class Side:
         return out
 
 
-class OrderBook:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class OrderBook(Picklable):
     """The resting and pending orders of one symbol."""
 
     __slots__ = (

@@ -25,7 +25,7 @@ from typing import TypeAlias
 
 from msgspec import Struct
 
-from exchange.core.risk import ExposureLimits
+from exchange.core.limits import ExposureLimits
 
 
 class CommandRecord(Struct, array_like=True, frozen=True, gc=False,

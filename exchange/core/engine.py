@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core import failpoints
 from exchange.core.accounts import Account, Accounts, UserInfo
 from exchange.core.book import OrderBook
@@ -78,6 +80,7 @@ NEEDS_PRICE = {LIMIT: True, STOP_LIMIT: True, MARKET: False, STOP: False}
 NEEDS_STOP = {LIMIT: False, MARKET: False, STOP: True, STOP_LIMIT: True}
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Exchange(OrderLifecycle):
     """All books, accounts and orders of one exchange."""
 

@@ -23,10 +23,10 @@ from typing import Protocol
 
 from exchange.core.accounts import Account, UserInfo
 from exchange.core.commands import Command
+from exchange.core.limits import ExposureLimits, RiskAlert
 from exchange.core.marketdata import Candle, MarketData
 from exchange.core.orders import Order
 from exchange.core.results import Outcome, Trade
-from exchange.core.risk import ExposureLimits, RiskAlert
 from exchange.core.symbols import Money, SymbolSpec
 
 

@@ -8,6 +8,8 @@ checks the order's status against the table in :mod:`exchange.core.orders` first
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.book import OrderBook
 from exchange.core.matching import MatchingCore
 from exchange.core.orders import (
@@ -25,6 +27,7 @@ from exchange.core.results import CommandError, Outcome
 from exchange.core.symbols import SymbolSpec
 
 
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class OrderLifecycle(MatchingCore):
     """Lookups and the ops on existing orders."""
 
@@ -107,7 +110,7 @@ class OrderLifecycle(MatchingCore):
             book.unrest(order)
         order.qty = new_qty
         order.price = new_price
-        self.risk.adjust(order, delta)
+        self.port.adjust(order, delta)
         if resting and not keeps_place:
             self._execute(book, order, now, out, addressed=True)
             if out.trades:
@@ -141,7 +144,7 @@ class OrderLifecycle(MatchingCore):
                 raise CommandError("bad_request", "price: a post_only order would take")
         new_qty = qty if qty is not None else order.qty
         new_price = price if price is not None else order.price
-        delta = self.risk.rehold(order, new_qty - order.filled, new_price, book.spec.mult)
+        delta = self.port.rehold(order, new_qty - order.filled, new_price, book.spec.mult)
         return new_qty, new_price, delta
 
     def cancel(self, user: str, order_id: int, now: int) -> Outcome:

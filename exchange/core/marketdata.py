@@ -9,6 +9,9 @@ from __future__ import annotations
 from collections import deque
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
+from exchange.core.pickling import Picklable
 from exchange.core.results import Trade
 
 US_PER_SECOND: Final = 1_000_000
@@ -24,7 +27,8 @@ CANDLES_KEPT: Final = 1_000
 """Intervals kept per series: 16 hours of minutes, 41 days of hours."""
 
 
-class Candle:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Candle(Picklable):
     """One interval's open, high, low, close and volume (prices in ticks, volume in lots)."""
 
     __slots__ = ("c", "h", "l", "o", "t", "v")
@@ -35,7 +39,8 @@ class Candle:
         self.v = qty
 
 
-class MarketData:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class MarketData(Picklable):
     """The public statistics of one symbol, updated trade by trade."""
 
     __slots__ = ("candles", "high", "last", "low", "open", "tape", "volume")

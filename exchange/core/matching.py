@@ -23,6 +23,8 @@ top of each command that can match), so the walk itself never meets one.
 
 from __future__ import annotations
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.book import OrderBook
 from exchange.core.errors import IllegalTransition
 from exchange.core.marketdata import MarketData
@@ -46,6 +48,7 @@ from exchange.core.orders import (
     Order,
     set_status,
 )
+from exchange.core.pickling import Picklable
 from exchange.core.ports import RiskPort
 from exchange.core.results import (
     CANCELED_EVENT,
@@ -69,14 +72,15 @@ SELF_TRADE = "self_trade"
 NO_CASH = "insufficient_funds"
 
 
-class MatchingCore:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class MatchingCore(Picklable):
     """State shared by all commands, and the matching machinery they use."""
 
     def __init__(self, store: Store, risk: RiskPort) -> None:
         self.specs: dict[str, SymbolSpec] = {}
         self.books: dict[str, OrderBook] = {}
         self.market: dict[str, MarketData] = {}
-        self.risk = risk
+        self.port = risk
         self.store = store
         self.next_order_id = 1
         self.next_trade_id = 1
@@ -90,7 +94,7 @@ class MatchingCore:
         if order.status != status:
             set_status(order, status)
         order.reason = reason
-        self.risk.release(order)
+        self.port.release(order)
         self.store.order_ended(order)
 
     def _take_out(self, book: OrderBook, order: Order) -> None:
@@ -146,7 +150,7 @@ class MatchingCore:
         need = order.qty - order.filled
         user = order.user
         stp = order.stp
-        cash = self.risk.budget(order.user) if (buy and limit is None) else None
+        cash = self.port.budget(order.user) if (buy and limit is None) else None
         mult = book.spec.mult
         prices = side.prices if buy else reversed(side.prices)
         for price in prices:
@@ -187,12 +191,12 @@ class MatchingCore:
         events = out.events
         trades = out.trades
         fills = out.fills
-        settle = self.risk.settle
+        settle = self.port.settle
         tuser = taker.user
         stp = taker.stp
         check_self = stp != STP_NONE
         cash_capped = buy and limit is None
-        budget = self.risk.budget(tuser) if cash_capped else 0
+        budget = self.port.budget(tuser) if cash_capped else 0
         taker_side = taker.side
         remaining = taker.qty - taker.filled
         if taker.status not in TAKER_MOVES:

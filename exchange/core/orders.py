@@ -16,7 +16,10 @@ from __future__ import annotations
 
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.errors import IllegalTransition
+from exchange.core.pickling import Picklable
 
 BUY: Final = "buy"
 SELL: Final = "sell"
@@ -80,7 +83,8 @@ OP_RULES: Final[dict[str, dict[str, str | None]]] = {
 }
 
 
-class Order:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Order(Picklable):
     """One order and everything the engine needs to know about it.
 
     ``price`` and ``stop_price`` are ticks, ``qty``/``filled`` lots, ``notional`` the

@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.orders import Order
+from exchange.core.pickling import Picklable
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # the journal's NotRecordable
 class CommandError(Exception):
     """A command refused as a whole; nothing changed. ``code`` is the protocol's error code."""
 
@@ -23,7 +27,8 @@ class CommandError(Exception):
         the refusal changes nothing, but the expiry it found is real and must be told."""
 
 
-class Trade:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Trade(Picklable):
     """One execution between a taker and a maker, at the maker's price."""
 
     __slots__ = (
@@ -74,7 +79,8 @@ TRIGGERED: Final = "triggered"
 CANCELED_EVENT: Final = "canceled"
 
 
-class Event:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Event(Picklable):
     """Something that happened to an order other than the one the command addressed.
 
     The order is a live object that later steps of the same command may change
@@ -96,7 +102,8 @@ class Event:
         return f"Event({self.kind} #{self.order.order_id} {self.status})"
 
 
-class Outcome:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class Outcome(Picklable):
     """The result of one command.
 
     ``order`` is the addressed order in its final state, ``fills`` the trades it made

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from exchange.core.risk import ExposureLimits
+from exchange.core.limits import ExposureLimits
 
 SNAPSHOT_VERSION = 2
 """The record version :func:`encode` writes; :func:`decode` reads it and every earlier one.

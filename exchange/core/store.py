@@ -17,7 +17,10 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Protocol
 
+from mypy_extensions import mypyc_attr
+
 from exchange.core.orders import Order
+from exchange.core.pickling import Picklable
 from exchange.core.results import Trade
 
 DEFAULT_RETAIN_ENDED = 1_000_000
@@ -38,7 +41,8 @@ class Store(Protocol):
     def all_orders(self) -> dict[int, Order]: ...
 
 
-class _UserBook:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class _UserBook(Picklable):
     """Per-user indexes: every order in placement order, the live ones, and fills."""
 
     __slots__ = ("by_cid", "fills", "live", "placed")
@@ -50,7 +54,8 @@ class _UserBook:
         self.fills: deque[tuple[Trade, str]] = deque(maxlen=fills_kept)
 
 
-class MemoryStore:
+@mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
+class MemoryStore(Picklable):
     """The default store: plain dicts, bounded as described in the module docstring."""
 
     def __init__(

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from exchange.core import commands as C
+from exchange.core.limits import MAX_POSITION
 from exchange.core.orders import CANCELED, EXPIRED, REJECTED, STOP, STOP_LIMIT, Order
 from exchange.core.results import (
     CANCELED_EVENT,
@@ -31,7 +32,6 @@ from exchange.core.results import (
     CommandError,
     Outcome,
 )
-from exchange.core.risk import MAX_POSITION
 from exchange.server.views import datetime_to_us, now_us
 from protocol import messages as M
 from protocol import replies as R

@@ -18,7 +18,7 @@ from typing import Any
 
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
-from exchange.core.risk import ExposureLimits
+from exchange.core.limits import ExposureLimits
 from exchange.core.symbols import INT64_MAX, SymbolSpec
 from exchange.server.auth import BadTokenHash, TokenHash
 

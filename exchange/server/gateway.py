@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from exchange.core import commands as C
+from exchange.core.builds import active_build
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
@@ -413,5 +414,5 @@ class Gateway(MarketDataOps):
             }
             for symbol, actor in self.actors.items():
                 counters[f"queue_depth.{symbol}"] = actor.queue.qsize()
-            return R.StatsReply(counters=counters)
+            return R.StatsReply(counters=counters, build=active_build())
         self._local(session, msg, work, login=True, admin=True)

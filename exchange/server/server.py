@@ -24,6 +24,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from exchange import core
 from exchange.core.commands import SetLimits
 from exchange.server.config import Config
 from exchange.server.frontends import Listener, Listening, frontend
@@ -274,6 +275,7 @@ async def run_server(config: Config, host: str, port: int, data_dir: str | None 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every OS
             loop.add_signal_handler(sig, server.request_stop)
+    log.info("matching core: the %s build (%s)", core.BUILD, core.BUILD_NOTE)
     print(f"listening on {bound_host}:{bound_port}", flush=True)
     sys.stdout.flush()
     return await server.serve_until_stopped()

@@ -12,8 +12,8 @@ from typing import Any
 
 from exchange.core import commands as C
 from exchange.core.engine import Exchange
+from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
-from exchange.core.risk import ExposureLimits
 from tests.core.helpers import OTHER, SYM, T0, USERS
 
 ORDER_FIELDS = ("order_id", "user", "symbol", "side", "kind", "tif", "qty", "price",

@@ -19,8 +19,8 @@ import msgspec
 import pytest
 
 from exchange.core import commands as C
+from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
-from exchange.core.risk import ExposureLimits
 from tests.core.commands_script import place, run_script, state
 from tests.core.helpers import SYM, T0, make_exchange
 

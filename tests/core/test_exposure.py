@@ -8,7 +8,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exchange.core.risk import ExposureLimits
+from exchange.core.limits import ExposureLimits
 from tests.core.helpers import (
     SYM,
     T0,

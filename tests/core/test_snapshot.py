@@ -312,7 +312,7 @@ def test_decoding_never_runs_code(tmp_path: Path) -> None:
 
 
 def test_the_exposure_limits_are_part_of_the_state() -> None:
-    from exchange.core.risk import ExposureLimits
+    from exchange.core.limits import ExposureLimits
     from exchange.core.snapshot_format import SnapshotV1
 
     ex = busy()

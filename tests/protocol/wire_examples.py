@@ -212,7 +212,7 @@ REPLIES: list[r.Reply] = [
     r.TradingResumed(symbol="AAPL"),
     r.MarketClosed(count=1, order_ids=[17]),
     r.MarketOpened(),
-    r.StatsReply(counters={"sessions": 2, "orders": 10, "trades": 3}),
+    r.StatsReply(counters={"sessions": 2, "orders": 10, "trades": 3}, build="compiled"),
     r.FillEvent(order=ORDER, fill=FILL),
     r.Expired(order=ORDER),
     r.Triggered(order=ORDER),

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from exchange.core.builds import active_build
 from tests.server.conftest import StartServer
 from tests.server.wire import Conn, connect
 
@@ -131,6 +132,7 @@ async def test_stats(alice: Conn, bob: Conn, admin: Conn) -> None:
     assert {k for k in c if k.startswith("queue_depth.")} == {
         "queue_depth.AAPL", "queue_depth.MSFT", "queue_depth.BTC-USD", "queue_depth.XYZ"}
     assert (await admin.text("stats"))["type"] == "stats"
+    assert r["build"] == active_build() and r["build"] in ("python", "compiled")
 
 
 # -- expiry -------------------------------------------------------------------------------------
