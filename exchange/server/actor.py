@@ -198,7 +198,7 @@ class SymbolActor:
                                fills=[views.fill(t, order.side) for t in out.fills],
                                duplicate=out.duplicate)
         self.answer(session, slot, reply)
-        self.publish(out, session, order,
+        self.publish(out, session, order, placed=True,
                      triggered=order.kind in (STOP, STOP_LIMIT) and order.triggered)
 
     def do_modify(self, session: Session | None, slot: Slot | None, msg: M.Modify,
@@ -285,10 +285,12 @@ class SymbolActor:
 
     # -- publishing -----------------------------------------------------------------------------
     def publish(self, out: Outcome, session: Session | None, addressed: Order | None,
-                bulk: list[Order] | None = None, triggered: bool = False) -> None:
+                bulk: list[Order] | None = None, triggered: bool = False,
+                placed: bool = False) -> None:
         """Tell everyone who should hear of what a command did (see PROTOCOL.md, Events).
 
-        ``triggered``: the command made the addressed stop order active."""
+        ``triggered``: the command made the addressed stop order active; ``placed``: the
+        command placed it."""
         gateway = self.gateway
         views = self.views
         user_sessions = gateway.user_sessions
@@ -313,7 +315,7 @@ class SymbolActor:
             sessions = user_sessions.get(targets[0].user)
             if sessions and (len(sessions) > 1 or sessions[0] is not session):
                 self._tell_other_sessions(out, session, sessions, targets, addressed,
-                                          triggered)
+                                          triggered, placed)
         if self.exchange.limited:
             self._tell_risk_alerts()
         # Public streams and alerts.
@@ -348,13 +350,20 @@ class SymbolActor:
 
     def _tell_other_sessions(self, out: Outcome, session: Session, sessions: list[Session],
                              targets: list[Order], addressed: Order | None,
-                             triggered: bool) -> None:
+                             triggered: bool, placed: bool = False) -> None:
         views = self.views
         events: list[R.Message] = []
         for order in targets:
             if order.status == REJECTED:
                 continue
             view = views.order(order)
+            if placed and order is addressed:
+                # Only to the sessions that ask for it (a user data stream), before the
+                # order's fills and end: its acceptance, as the placing session heard it.
+                accepted = R.Accepted(order=view, fills=[])
+                for other in sessions:
+                    if other is not session and other.hears_placements:
+                        other.push(accepted)
             if order is addressed:
                 if triggered:
                     events.append(R.Triggered(order=view))

@@ -70,6 +70,10 @@ class SessionPort(Protocol):
     only while this is 0)."""
     out_size: int
     high_water: int
+    hears_placements: bool
+    """Whether the session is told of orders its user placed on another session (an
+    ``accepted`` event): a user data stream reports them; a JSON-lines session is not
+    told (its protocol says a placement is the placing session's reply)."""
 
     # -- answers, in request order ---------------------------------------------------------
     def open_slot(self) -> Slot:

@@ -197,6 +197,9 @@ class Codec(Protocol):
 class Session:
     """A client connection's logic. All methods run on the event loop thread."""
 
+    hears_placements = False
+    """Not told of orders placed on the user's other sessions (see SessionPort)."""
+
     def __init__(self, gateway: GatewayPort, session_id: int, codec: Codec,
                  clock: Clock) -> None:
         self.gateway = gateway

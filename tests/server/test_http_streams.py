@@ -182,9 +182,14 @@ async def test_the_user_data_stream(hserver: Server, client: aiohttp.ClientSessi
         position = await until(ws, lambda m: m["e"] == "outboundAccountPosition")
         usd = next(b for b in position["B"] if b["a"] == "USD")
         assert usd["l"] == "280"
-        # An order placed over JSON lines, filled by bob over REST: a TRADE report.
+        # An order placed over JSON lines: NEW as well, whichever front-end placed it...
         placed = await lines.request("place", symbol="AAPL", side="sell", qty="3",
                                      price="150.00", client_order_id="l-1")
+        new = await until(ws, lambda m: m["e"] == "executionReport")
+        assert {k: new[k] for k in ("c", "S", "x", "X", "i", "q", "z")} == {
+            "c": "l-1", "S": "SELL", "x": "NEW", "X": "NEW",
+            "i": placed["order"]["order_id"], "q": "3", "z": "0"}
+        # ...then filled by bob over REST: a TRADE report.
         await bob.order_id("AAPLUSD", "BUY", "1", "150.00")
         trade = await until(ws, lambda m: m["e"] == "executionReport")
         assert {k: trade[k] for k in ("c", "S", "x", "X", "i", "l", "z", "L", "m")} == {

@@ -24,6 +24,7 @@ from exchange.server.frontends.http import binance as B
 from exchange.server.frontends.http import signing
 from exchange.server.frontends.http.binance import BinanceError
 from exchange.server.frontends.http.session import HttpSession, Refused
+from exchange.server.frontends.http.throttle import Throttle
 from exchange.server.frontends.http.userdata import UserData
 from exchange.server.port import GatewayPort
 from protocol import messages as M
@@ -67,6 +68,7 @@ class Api:
         self.names = names
         self.public = public
         self.userdata = userdata
+        self.throttle = Throttle(float(gateway.limits.rate))
         self._users: dict[str, HttpSession] = {}
         self._logins: dict[str, asyncio.Future[HttpSession]] = {}
 
@@ -115,11 +117,19 @@ class Api:
         return symbol
 
 
+def _throttled(api: Api, who: str) -> None:
+    """Refuse the request (-1003, 429) when ``who`` is past the ``[limits] rate``."""
+    if not api.throttle.allow(who):
+        raise BinanceError(-1003, f"Too many requests; rate: more than "
+                                  f"{api.throttle.rate:g} requests per second.", status=429)
+
+
 def public(handler: Callable[[Api, web.Request, dict[str, str]], Awaitable[Any]]) -> Handler:
     """An endpoint anyone may call: its parameters from the query string."""
     async def run(request: web.Request) -> web.StreamResponse:
         api: Api = request.app[API]
         try:
+            _throttled(api, f"ip:{request.remote}")
             return ok(await handler(api, request, dict(request.query)))
         except BinanceError as exc:
             return failed(exc)
@@ -135,6 +145,7 @@ def keyed(handler: Callable[[Api, web.Request, ApiKey, dict[str, str]], Awaitabl
         api: Api = request.app[API]
         try:
             key = signing.api_key(api.keys, request.headers.get("X-MBX-APIKEY"))
+            _throttled(api, f"key:{key.key}")
             body = await request.text() if request.can_read_body else ""
             params = signing.parse_params(request.query_string, body)
             return ok(await handler(api, request, key, params))
@@ -149,6 +160,7 @@ def signed(handler: SignedHandler) -> Handler:
         api: Api = request.app[API]
         try:
             key = signing.api_key(api.keys, request.headers.get("X-MBX-APIKEY"))
+            _throttled(api, f"key:{key.key}")
             body = await request.text() if request.can_read_body else ""
             query = request.query_string
             params = signing.parse_params(query, body)

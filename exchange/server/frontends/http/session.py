@@ -50,6 +50,9 @@ class _Slot(Slot):
 class HttpSession:
     """A :class:`~exchange.server.port.SessionPort` whose answers are awaited results."""
 
+    hears_placements = True
+    """Told of orders the user placed elsewhere: the user data stream reports them NEW."""
+
     def __init__(self, gateway: GatewayPort, session_id: int, peer: str,
                  on_event: EventSink | None = None) -> None:
         self.gateway = gateway

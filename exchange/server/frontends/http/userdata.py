@@ -9,8 +9,9 @@ replies say (an order accepted with its fills, a cancel), which the gateway send
 asking session only. After a report the user's balances follow, once per event-loop
 turn, as ``outboundAccountPosition``.
 
-An order placed on another front-end shows up from its first event on (a fill or its
-end); its acceptance is that session's reply, which no other session hears of.
+An order placed on another front-end is reported NEW too: the user's HTTP session asks
+to hear of placements (``hears_placements``), and the actor tells it with an ``accepted``
+event before the order's fills and end, which then report as usual.
 """
 
 from __future__ import annotations
@@ -113,6 +114,8 @@ class UserData:
                 self.report(user, event.order, None, "EXPIRED")
             elif isinstance(event, R.Triggered):
                 self.report(user, event.order, None, "NEW")
+            elif isinstance(event, R.Accepted):  # placed on another front-end
+                self.report(user, event.order, None, "NEW", status="NEW", filled="0")
         return on_event
 
     def accepted(self, user: str | None, order: R.Order, fills: list[R.Fill]) -> None:
