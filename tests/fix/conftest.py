@@ -6,18 +6,13 @@ Readiness is what the server prints: ``fix listening on HOST:PORT``, then the JS
 
 from __future__ import annotations
 
-import os
-import selectors
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import BASE_CONFIG, START_TIMEOUT, Server
+from tests.server.conftest import BASE_CONFIG, Server, _start
 
 
 @dataclass
@@ -27,41 +22,12 @@ class FixServer(Server):
 
 def start_fix_server(workdir: Path, name: str = "server", extra_toml: str = "",
                      args: tuple[str, ...] = ()) -> FixServer:
-    path = workdir / f"{name}.toml"
-    path.write_text(extra_toml + "\n" + BASE_CONFIG)
-    log = workdir / f"{name}.log"
-    root = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log, "ab") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "exchange", "serve", "--host", "127.0.0.1", "--port", "0",
-             "--config", str(path), *args],
-            stdout=subprocess.PIPE, stderr=err, cwd=root, env=env)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + START_TIMEOUT
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    buf = b""
-    try:
-        while not any(line.startswith(b"listening on ") for line in buf.split(b"\n")[:-1]):
-            left = deadline - time.monotonic()
-            if left <= 0 or not sel.select(left):
-                proc.kill()
-                raise AssertionError(f"server not listening: {log.read_text()}")
-            chunk = os.read(proc.stdout.fileno(), 4096)
-            if not chunk:
-                proc.wait()
-                raise AssertionError(f"server exited with {proc.returncode}: {log.read_text()}")
-            buf += chunk
-    finally:
-        sel.close()
-    lines = buf.decode().splitlines()
-    assert lines[0].startswith("fix listening on "), lines
-    assert lines[1].startswith("listening on "), lines
-    fix_host, _, fix_port = lines[0].removeprefix("fix listening on ").rpartition(":")
-    host, _, port = lines[1].removeprefix("listening on ").rpartition(":")
-    return FixServer(proc, (host, int(port)), log, {"fix": (fix_host, int(fix_port))},
-                     fix=(fix_host, int(fix_port)))
+    """A server with a FIX listener: it prints ``fix listening on`` before the JSON-lines
+    line (a restart under the same name appends to the same log)."""
+    server = _start(extra_toml + "\n" + BASE_CONFIG, workdir, name, args, append_log=True)
+    assert list(server.others) == ["fix"], server.others
+    return FixServer(server.proc, server.addr, server.log, server.others,
+                     fix=server.others["fix"])
 
 
 @pytest.fixture

@@ -101,13 +101,17 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _start(config: str, workdir: Path, name: str, args: tuple[str, ...] = ()) -> Server:
+def _start(config: str, workdir: Path, name: str, args: tuple[str, ...] = (),
+           append_log: bool = False) -> Server:
+    """Start ``exchange serve`` on ``config``; ready once it prints ``listening on``.
+
+    ``append_log``: a restart under the same name keeps the earlier run's log."""
     path = workdir / f"{name}.toml"
     path.write_text(config)
     log = workdir / f"{name}.log"
     root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with open(log, "wb") as err:
+    with open(log, "ab" if append_log else "wb") as err:
         proc = subprocess.Popen(
             [sys.executable, "-m", "exchange", "serve", "--host", "127.0.0.1", "--port", "0",
              "--config", str(path), *args],
