@@ -15,41 +15,22 @@ kept under ``<data-dir>/fix/`` (see :mod:`fix_store`).
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from exchange.server.frontends import Listener
+from exchange.server.frontends.adapter import SessionProtocol
 from exchange.server.frontends.fix_session import Acceptor, FixSession
 from exchange.server.port import GatewayPort
-from exchange.server.session import Transport
 
 BACKLOG = 1024
 DEFAULT_COMP_ID = "EXCHANGE"
 
 
-class FixProtocol(asyncio.Protocol):
-    """One connection: hands every callback of its transport to the FIX session."""
+class FixProtocol(SessionProtocol):
+    """One connection, served by a :class:`FixSession`."""
 
     def __init__(self, gateway: GatewayPort, acceptor: Acceptor,
                  loop: asyncio.AbstractEventLoop) -> None:
-        self.session = FixSession(gateway, gateway.next_session_id(), acceptor, loop)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.session.connection_made(cast(Transport, transport))
-
-    def data_received(self, data: bytes) -> None:
-        self.session.data_received(data)
-
-    def eof_received(self) -> bool:
-        return self.session.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.session.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.session.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.session.resume_writing()
+        super().__init__(FixSession(gateway, gateway.next_session_id(), acceptor, loop))
 
 
 async def serve(gateway: GatewayPort, listener: Listener) -> asyncio.Server:

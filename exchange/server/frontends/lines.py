@@ -12,11 +12,11 @@ The ``ref`` of a request is this codec's: the session keeps it in the request's 
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from exchange.server.frontends import Listener
+from exchange.server.frontends.adapter import SessionProtocol
 from exchange.server.port import GatewayPort
-from exchange.server.session import Session, Transport
+from exchange.server.session import Session
 from protocol import replies as R
 from protocol.codec import decode_request, encode, encode_reply
 from protocol.framing import LineBuffer
@@ -51,30 +51,11 @@ class LinesCodec:
 CODEC = LinesCodec()
 
 
-class LinesProtocol(asyncio.Protocol):
-    """One connection: hands every callback of its transport to the sans-IO session."""
+class LinesProtocol(SessionProtocol):
+    """One connection, served by a JSON-lines :class:`Session`."""
 
     def __init__(self, gateway: GatewayPort, loop: asyncio.AbstractEventLoop) -> None:
-        self.session = Session(gateway, gateway.next_session_id(), CODEC, loop)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it.
-        self.session.connection_made(cast(Transport, transport))
-
-    def data_received(self, data: bytes) -> None:
-        self.session.data_received(data)
-
-    def eof_received(self) -> bool:
-        return self.session.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.session.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        self.session.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.session.resume_writing()
+        super().__init__(Session(gateway, gateway.next_session_id(), CODEC, loop))
 
 
 async def serve(gateway: GatewayPort, listener: Listener) -> asyncio.Server:
