@@ -195,7 +195,10 @@ class LimitsRecord(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class SnapshotV1(msgspec.Struct, forbid_unknown_fields=True):
-    """Version 1 of the whole exchange: :class:`Snapshot` without ``limits``."""
+    """Version 1 of the whole exchange. ``orders`` by id; ``ended`` the ids of the ended
+    orders kept, in the order they ended (the first are forgotten first); ``trades`` every
+    trade that a fill history or a tape refers to, by id; ``fills`` each user's history,
+    oldest first."""
 
     version: int
     cash_decimals: int
@@ -210,22 +213,9 @@ class SnapshotV1(msgspec.Struct, forbid_unknown_fields=True):
     fills: dict[str, list[FillRecord]]
 
 
-class Snapshot(msgspec.Struct, forbid_unknown_fields=True):
-    """The whole exchange. ``orders`` by id; ``ended`` the ids of the ended orders kept,
-    in the order they ended (the first are forgotten first); ``trades`` every trade that a
-    fill history or a tape refers to, by id; ``fills`` each user's history, oldest first."""
+class Snapshot(SnapshotV1, forbid_unknown_fields=True):
+    """The whole exchange, as version 2 has it: version 1 and ``limits``."""
 
-    version: int
-    cash_decimals: int
-    market_open: bool
-    next_order_id: int
-    next_trade_id: int
-    symbols: list[SymbolRecord]
-    accounts: list[AccountRecord]
-    orders: list[OrderRecord]
-    ended: list[int]
-    trades: list[TradeRecord]
-    fills: dict[str, list[FillRecord]]
     limits: LimitsRecord = msgspec.field(default_factory=lambda: LimitsRecord())
     """The exposure limits in force (version 2)."""
 
@@ -263,8 +253,7 @@ def decode(data: bytes | memoryview) -> Snapshot:
         record = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SnapshotError(f"malformed version {version} snapshot: {exc}") from None
-    if isinstance(record, SnapshotV1):  # version 1: the same state, and no limits
-        fields = {name: getattr(record, name) for name in record.__struct_fields__}
-        return Snapshot(**{**fields, "version": SNAPSHOT_VERSION})
+    if type(record) is SnapshotV1:  # version 1: the same state, and no limits
+        return Snapshot(**{**msgspec.structs.asdict(record), "version": SNAPSHOT_VERSION})
     snapshot: Snapshot = record
     return snapshot
