@@ -415,24 +415,22 @@ async def new_listen_key(api: Api, request: web.Request, key: ApiKey,
     return {"listenKey": api.userdata.new_key(key.user)}
 
 
-async def keep_listen_key(api: Api, request: web.Request, key: ApiKey,
-                          params: dict[str, str]) -> Any:
-    listen_key = params.get("listenKey")
-    if not listen_key:
-        raise B.mandatory("listenKey")
-    if not api.userdata.keep(key.user, listen_key):
-        raise BinanceError(-1125, "This listenKey does not exist.")
-    return {}
+def _on_listen_key(act: Callable[[UserData, str, str], bool]
+                   ) -> Callable[[Api, web.Request, ApiKey, dict[str, str]], Awaitable[Any]]:
+    """``PUT`` and ``DELETE`` of a listenKey: the same checks, then keep it or close it."""
+    async def run(api: Api, request: web.Request, key: ApiKey,
+                  params: dict[str, str]) -> Any:
+        listen_key = params.get("listenKey")
+        if not listen_key:
+            raise B.mandatory("listenKey")
+        if not act(api.userdata, key.user, listen_key):
+            raise BinanceError(-1125, "This listenKey does not exist.")
+        return {}
+    return run
 
 
-async def close_listen_key(api: Api, request: web.Request, key: ApiKey,
-                           params: dict[str, str]) -> Any:
-    listen_key = params.get("listenKey")
-    if not listen_key:
-        raise B.mandatory("listenKey")
-    if not api.userdata.close(key.user, listen_key):
-        raise BinanceError(-1125, "This listenKey does not exist.")
-    return {}
+keep_listen_key = _on_listen_key(UserData.keep)
+close_listen_key = _on_listen_key(UserData.close)
 
 
 def routes(app: web.Application) -> None:
