@@ -81,10 +81,6 @@ class Risk(Picklable):
     def __iter__(self) -> Iterator[Account]:
         return iter(self.accounts)
 
-    def available_cash(self, user: str) -> int:
-        account = self.by_user[user]
-        return account.cash - account.reserved_cash
-
     def totals(self) -> tuple[int, dict[str, int]]:
         """Total cash and lots per symbol across all users (conserved by trading)."""
         return self.accounts.totals()
