@@ -84,6 +84,10 @@ Symbol = Annotated[str, Meta(min_length=1, max_length=MAX_SYMBOL_LEN)]
 UserName = Annotated[str, Meta(min_length=1, max_length=MAX_USER_LEN)]
 Token = Annotated[str, Meta(max_length=MAX_TOKEN_LEN)]
 Rows = Annotated[int, Meta(gt=0, le=MAX_ROWS)]
+MAX_PROFILE_LEN: Final = 256
+"""A profile field (name, phone, email) as it may arrive; the engine's rules for each
+(exchange.core.administration) are tighter, this only keeps a hostile request cheap."""
+ProfileText = Annotated[str, Meta(max_length=MAX_PROFILE_LEN)]
 TtlMs = Annotated[int, Meta(gt=0, le=MAX_TTL_MS)]
 Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""

@@ -29,6 +29,7 @@ from protocol.fields import (
     OrderId,
     OrderKind,
     OrdersFilter,
+    ProfileText,
     Ref,
     Rows,
     Side,
@@ -300,6 +301,73 @@ class Stats(RequestBase, tag="stats"):
     pass
 
 
+# --- account administration and profiles ------------------------------------------------
+
+
+class CreateUser(RequestBase, tag="create_user"):
+    """Administrators: register `user` with a profile and starting `cash` (default 0)."""
+
+    user: UserName
+    name: ProfileText = ""
+    phone: ProfileText = ""
+    email: ProfileText = ""
+    admin: bool = False
+    cash: DecimalField | None = None
+
+    def __post_init__(self) -> None:
+        if self.cash is not None:
+            self.cash = check_decimal(self.cash, "cash")
+
+
+class Profile(RequestBase, tag="profile"):
+    """The session's own profile; another `user`'s for administrators."""
+
+    user: UserName | None = None
+
+
+class UpdateProfile(RequestBase, tag="update_profile"):
+    """Change the fields given of the session's own profile (another `user`'s for
+    administrators). The user id and the admin flag are not profile fields: a request
+    naming them is refused as any unknown field is."""
+
+    user: UserName | None = None
+    name: ProfileText | None = None
+    phone: ProfileText | None = None
+    email: ProfileText | None = None
+
+    def __post_init__(self) -> None:
+        if self.name is None and self.phone is None and self.email is None:
+            raise ValueError("Object missing required field `name` (or `phone`, `email`)")
+
+
+class DisableUser(RequestBase, tag="disable_user"):
+    user: UserName
+
+
+class EnableUser(RequestBase, tag="enable_user"):
+    user: UserName
+
+
+class AddSymbol(RequestBase, tag="add_symbol"):
+    """Administrators: list a symbol now, with the fields of the config's `[[symbols]]`."""
+
+    symbol: Symbol
+    tick_size: DecimalField
+    lot_size: DecimalField
+    reference_price: DecimalField | None = None
+    price_band: DecimalField | None = None
+    max_price: DecimalField | None = None
+    max_qty: DecimalField | None = None
+
+    def __post_init__(self) -> None:
+        self.tick_size = check_decimal(self.tick_size, "tick_size")
+        self.lot_size = check_decimal(self.lot_size, "lot_size")
+        for name in ("reference_price", "price_band", "max_price", "max_qty"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, check_decimal(value, name))
+
+
 Request = (
     Login
     | Ping
@@ -331,6 +399,13 @@ Request = (
     | CloseMarket
     | OpenMarket
     | Stats
+    # account administration and profiles
+    | CreateUser
+    | Profile
+    | UpdateProfile
+    | DisableUser
+    | EnableUser
+    | AddSymbol
 )
 """Every client-to-server message, tagged by its `op` field."""
 

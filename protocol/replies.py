@@ -326,6 +326,49 @@ class StatsReply(ReplyBase, tag="stats"):
     build: str
 
 
+# --- account administration and profiles ------------------------------------------------
+
+
+class UserProfile(Struct, kw_only=True):
+    """A user's profile: what `profile` shows and `update_profile` changes (`name`,
+    `phone`, `email`), and what only an administrator sets (`admin`, `disabled`)."""
+
+    user: str
+    name: str
+    phone: str
+    email: str
+    admin: bool
+    disabled: bool
+
+
+class ProfileReply(ReplyBase, tag="profile"):
+    profile: UserProfile
+
+
+class UserCreated(ReplyBase, tag="user_created"):
+    """`token` is the new user's login token, shown this once: the exchange keeps only
+    its hash."""
+
+    profile: UserProfile
+    token: str
+
+
+class UserDisabled(ReplyBase, tag="user_disabled"):
+    """The user's sessions were ended and their live orders canceled (`order_ids`)."""
+
+    user: str
+    count: int
+    order_ids: list[int]
+
+
+class UserEnabled(ReplyBase, tag="user_enabled"):
+    user: str
+
+
+class SymbolAdded(ReplyBase, tag="symbol_added"):
+    symbol: SymbolInfo
+
+
 # --- events -----------------------------------------------------------------------------
 
 
@@ -410,6 +453,12 @@ Reply = (
     | BookUpdate
     | AlertEvent
     | RiskAlertEvent
+    # account administration and profiles
+    | ProfileReply
+    | UserCreated
+    | UserDisabled
+    | UserEnabled
+    | SymbolAdded
 )
 """Every server-to-client message, tagged by its `type` field."""
 

@@ -14,6 +14,7 @@ no `ref`.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Final, cast
@@ -283,6 +284,82 @@ def _close_market(args: list[str]) -> Parsed:
     return m.CloseMarket, {"expire": args[0].lower()} if args else {}
 
 
+# --- account administration and profiles ---------------------------------------------
+
+_PROFILE_KEYS: Final = ("name", "phone", "email")
+
+
+def _profile_options(words: list[str], fields: Fields, more: tuple[str, ...] = ()) -> None:
+    """`name=...`, `phone=...`, `email=...` (and the keys in `more`) into `fields`."""
+    for word in words:
+        option = _option(word)
+        if option is None or option[0] not in (*_PROFILE_KEYS, *more):
+            keys = ", ".join(f"{k}=" for k in (*_PROFILE_KEYS, *more))
+            raise _Usage(f"expected one of {keys} got {_show(word)}")
+        key, value = option
+        if key in fields:
+            raise _Usage(f"{key}= given twice")
+        fields[key] = value
+
+
+def _create_user(args: list[str]) -> Parsed:
+    if not args or _option(args[0]) is not None:
+        raise _Usage("expected a user id first")
+    fields: Fields = {"user": args[0]}
+    rest = args[1:]
+    if rest and rest[-1].lower() == "admin":
+        fields["admin"] = True
+        rest = rest[:-1]
+    _profile_options(rest, fields, ("cash",))
+    return m.CreateUser, fields
+
+
+def _profile(args: list[str]) -> Parsed:
+    _no_more(args[1:])
+    return m.Profile, {"user": args[0]} if args else {}
+
+
+def _update_profile(args: list[str]) -> Parsed:
+    fields: Fields = {}
+    if args and _option(args[0]) is None:
+        fields["user"] = args[0]
+        args = args[1:]
+    _profile_options(args, fields)
+    return m.UpdateProfile, fields
+
+
+def _user(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        if len(args) != 1:
+            raise _Usage("expected a user id")
+        return cls, {"user": args[0]}
+
+    return parse
+
+
+_SYMBOL_OPTIONS: Final = {"ref": "reference_price", "band": "price_band",
+                          "max_price": "max_price", "max_qty": "max_qty"}
+
+
+def _add_symbol(args: list[str]) -> Parsed:
+    if len(args) < 3:
+        raise _Usage("expected a symbol, a tick size and a lot size")
+    fields: Fields = {"symbol": _symbol(args[0]), "tick_size": args[1], "lot_size": args[2]}
+    for word in args[3:]:
+        option = _option(word)
+        name = _SYMBOL_OPTIONS.get(option[0]) if option is not None else None
+        if option is None or name is None:
+            raise _Usage(f"expected ref=, band=, max_price= or max_qty=, got {_show(word)}")
+        if name in fields:
+            raise _Usage(f"{option[0]}= given twice")
+        fields[name] = option[1]
+    return m.AddSymbol, fields
+
+
+_QUOTED: Final = frozenset({"create_user", "update_profile"})
+"""Commands whose values may be quoted (`name="Dora Explorer"`): a name has blanks."""
+
+
 # command word -> (parser, usage)
 _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
     "login": (_login, "login USER TOKEN"),
@@ -319,6 +396,22 @@ _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
     "close_market": (_close_market, "close_market [all]"),
     "open_market": (_no_args(m.OpenMarket), "open_market"),
     "stats": (_no_args(m.Stats), "stats"),
+    # account administration and profiles
+    "create_user": (
+        _create_user,
+        'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] [admin]',
+    ),
+    "profile": (_profile, "profile [USER]"),
+    "update_profile": (
+        _update_profile,
+        'update_profile [USER] [name="NAME"] [phone=PHONE] [email=EMAIL]',
+    ),
+    "disable_user": (_user(m.DisableUser), "disable_user USER"),
+    "enable_user": (_user(m.EnableUser), "enable_user USER"),
+    "add_symbol": (
+        _add_symbol,
+        "add_symbol SYMBOL TICK LOT [ref=PRICE] [band=FRACTION] [max_price=P] [max_qty=Q]",
+    ),
 }
 COMMAND_WORDS: Final[frozenset[str]] = frozenset(_COMMANDS)
 
@@ -357,6 +450,16 @@ HELP_COMMANDS: Final[tuple[str, ...]] = (
     "close_market [all]   administrators only",
     "open_market   administrators only",
     "stats   administrators only",
+    # account administration and profiles
+    "profile   your name, phone and email",
+    'update_profile [name="NAME"] [phone=PHONE] [email=EMAIL]   change them ("" clears one)',
+    'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] [admin]'
+    "   administrators only; the reply shows the new user's token once",
+    "profile USER | update_profile USER ...   another user's: administrators only",
+    "disable_user USER   administrators only: ends their sessions, cancels their orders",
+    "enable_user USER   administrators only",
+    "add_symbol SYMBOL TICK LOT [ref=PRICE] [band=FRACTION] [max_price=P] [max_qty=Q]"
+    "   administrators only",
 )
 """The `help` reply's `commands`: one command a line, no line breaks inside, so that the
 JSON line a person sees at `nc` lists each command as its own string."""
@@ -367,7 +470,9 @@ HELP_SUMMARY: Final = (
     "150.25; every command gets the JSON reply of the JSON request it stands for, and JSON "
     "lines work too. The commands: login, buy, sell, modify, cancel, pause, resume, status, "
     "orders, fills, balance, portfolio, deposit, withdraw, symbols, book, quote, trades, "
-    "candles, subscribe, unsubscribe, alert, ping, help, quit; see `commands`."
+    "candles, subscribe, unsubscribe, alert, ping, help, quit, profile, update_profile; "
+    "administrators also halt, resume_trading, close_market, open_market, stats, "
+    "create_user, disable_user, enable_user, add_symbol; see `commands`."
 )
 """The `help` reply's `text`: one line, without `\\n`."""
 
@@ -385,6 +490,11 @@ def parse_command(line: str) -> m.Request | ProtocolError | None:
     words = line.split()
     if not words:
         return None
+    if words[0].lower() in _QUOTED:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:  # an unclosed quote
+            return ProtocolError("bad_request", f"{exc} (usage: {_COMMANDS[words[0].lower()][1]})")
     entry = _COMMANDS.get(words[0].lower())
     if entry is None:
         return ProtocolError("unknown_op", f"Unknown command {_show(words[0])}; try `help`")

@@ -27,6 +27,8 @@ class UserInfo:
 
     A user logs in with ``token``, or, when ``token_hash`` is set, with the token whose
     hash it is (``exchange.server.auth``); the config gives exactly one of the two.
+    ``disabled`` (set by an administrator) refuses the user's logins and orders while
+    keeping the account, so that re-enabling it gives back the same cash and holdings.
     """
 
     user: str
@@ -36,6 +38,7 @@ class UserInfo:
     token: str = ""
     admin: bool = False
     token_hash: str = ""
+    disabled: bool = False
 
     def __getstate__(self) -> dict[str, Any]:
         # Explicit, so that both builds pickle the same way (the compiled build writes

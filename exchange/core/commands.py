@@ -130,13 +130,69 @@ class SetLimits(CommandRecord, tag="set_limits", frozen=True):
     per_user: dict[str, ExposureLimits]
 
 
+# -- account administration and profiles ----------------------------------------------------
+# ``user`` is who gave the command (the administrator, or the user updating their own
+# profile); the account the command is about is ``target`` (``new_user`` for a creation).
+
+
+class CreateUser(CommandRecord, tag="create_user", frozen=True):
+    """Register a user. Only the token's hash is recorded (``token_hash``, the format of
+    ``exchange.server.auth``): the clear token is shown once, to the administrator."""
+
+    user: str
+    new_user: str
+    name: str
+    phone: str
+    email: str
+    token_hash: str
+    admin: bool
+    cash: int
+
+
+class UpdateProfile(CommandRecord, tag="update_profile", frozen=True):
+    """Change a user's name, phone or email (``None``: left as it is)."""
+
+    user: str
+    target: str
+    name: str | None
+    phone: str | None
+    email: str | None
+
+
+class SetDisabled(CommandRecord, tag="set_disabled", frozen=True):
+    """Disable (``disabled``) or re-enable a user. The live orders of a disabled user are
+    canceled by ``CancelAll`` records of their own, one per book, recorded after it."""
+
+    user: str
+    target: str
+    disabled: bool
+
+
+class AddSymbol(CommandRecord, tag="add_symbol", frozen=True):
+    """List a symbol at run time, with the fields of the config's ``[[symbols]]`` table
+    (decimals as text, as written there; ``None``: not given)."""
+
+    user: str
+    symbol: str
+    tick_size: str
+    lot_size: str
+    reference_price: str | None
+    price_band: str | None
+    max_price: str | None
+    max_qty: str | None
+
+
 Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Expire
-                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw | SetLimits)
+                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw | SetLimits
+                      # account administration and profiles
+                      | CreateUser | UpdateProfile | SetDisabled | AddSymbol)
 """Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
 
 COMMANDS: tuple[type[Command], ...] = (
     Place, Modify, Cancel, Pause, Resume, CancelAll, Expire, ExpireSession, Halt,
-    MarketOpen, Deposit, Withdraw, SetLimits)
+    MarketOpen, Deposit, Withdraw, SetLimits,
+    # account administration and profiles
+    CreateUser, UpdateProfile, SetDisabled, AddSymbol)
 """Every command record type, in the union's order."""
 
 BY_TAG: dict[str, type[Command]] = {

@@ -29,10 +29,13 @@ from mypy_extensions import mypyc_attr
 from exchange.core import failpoints
 from exchange.core.accounts import Account, Accounts, UserInfo
 from exchange.core.book import OrderBook
+from exchange.core.administration import check_profile, check_user_id, symbol_spec
 from exchange.core.commands import (
+    AddSymbol,
     Cancel,
     CancelAll,
     Command,
+    CreateUser,
     Deposit,
     Expire,
     ExpireSession,
@@ -42,7 +45,9 @@ from exchange.core.commands import (
     Pause,
     Place,
     Resume,
+    SetDisabled,
     SetLimits,
+    UpdateProfile,
     Withdraw,
 )
 from exchange.core.invariants import check_invariants
@@ -70,7 +75,7 @@ from exchange.core.orders import (
 from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
 from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, ExposureLimits, Risk, RiskAlert
 from exchange.core.store import MemoryStore, Store
-from exchange.core.symbols import Money, SymbolSpec, cash_decimals_for
+from exchange.core.symbols import INT64_MAX, Money, SymbolSpec, cash_decimals_for
 
 if TYPE_CHECKING:
     from exchange.core.interface import Engine
@@ -184,8 +189,11 @@ class Exchange(OrderLifecycle):
         the same helpers the other commands use.
         """
         risk = self.risk
-        if user not in risk.by_user:
+        account = risk.by_user.get(user)
+        if account is None:
             raise CommandError("auth_required", "user: not a registered user")
+        if account.info.disabled:
+            raise CommandError("forbidden", "user: the account is disabled")
         book = self.books.get(symbol)
         if book is None:
             raise CommandError("unknown_symbol", f"symbol: unknown symbol {symbol!r}")
@@ -444,6 +452,70 @@ class Exchange(OrderLifecycle):
     def withdraw(self, user: str, amount: int) -> Account:
         return self.risk.withdraw(user, amount)
 
+    # -- account administration and profiles ------------------------------------------------
+    def create_user(self, user: str, name: str, phone: str, email: str, token_hash: str,
+                    admin: bool, cash: int) -> Account:
+        """Register a user at run time, with a profile, a hashed token and starting cash.
+
+        The cash is new money, bounded like a deposit: all cash on the exchange together
+        stays within 64 bits."""
+        check_user_id(user)
+        check_profile(name, phone, email)
+        if self.risk.find_account(user) is not None:
+            raise CommandError("bad_request", f"user: {user!r} already exists")
+        if not token_hash:
+            raise CommandError("bad_request", "token_hash: a new user needs a token")
+        if cash < 0:
+            raise CommandError("bad_request", "cash: must not be negative")
+        room = INT64_MAX - self.risk.total_cash()
+        if cash > room:
+            raise CommandError("bad_request", f"cash: at most {self.money.fmt(max(room, 0))} "
+                               "can be created now (all cash on the exchange together is at "
+                               f"most {self.money.fmt(INT64_MAX)})")
+        info = UserInfo(user, name, phone, email, "", admin, token_hash)
+        return self.risk.add_user(info, cash, {})
+
+    def update_profile(self, user: str, name: str | None, phone: str | None,
+                       email: str | None) -> Account:
+        """Change the fields given (``None``: kept) of a user's profile."""
+        check_profile(name, phone, email)
+        account = self._known(user)
+        info = account.info
+        if name is not None:
+            info.name = name
+        if phone is not None:
+            info.phone = phone
+        if email is not None:
+            info.email = email
+        return account
+
+    def set_disabled(self, user: str, disabled: bool) -> Account:
+        """Disable a user (no login, no new order) or enable them again. The account and
+        its money stay; the live orders are the caller's to cancel (one ``cancel_all`` per
+        book, so that each book's owner does it)."""
+        account = self._known(user)
+        account.info.disabled = disabled
+        return account
+
+    def add_symbol(self, symbol: str, tick_size: str, lot_size: str,
+                   reference_price: str | None = None, price_band: str | None = None,
+                   max_price: str | None = None, max_qty: str | None = None) -> SymbolSpec:
+        """List a symbol at run time: a new, empty book on the exchange's cash scale."""
+        if symbol in self.specs:
+            raise CommandError("bad_request", f"symbol: {symbol!r} is already listed")
+        spec = symbol_spec(symbol, tick_size, lot_size, reference_price, price_band,
+                           max_price, max_qty, self.money.decimals)
+        self.specs[symbol] = spec
+        self.books[symbol] = OrderBook(spec)
+        self.market[symbol] = MarketData()
+        return spec
+
+    def _known(self, user: str) -> Account:
+        account = self.risk.find_account(user)
+        if account is None:
+            raise CommandError("bad_request", f"user: no such user {user!r}")
+        return account
+
     # -- command records ----------------------------------------------------------------
     def apply(self, cmd: Command) -> Outcome:
         """Run one command record (:mod:`exchange.core.commands`): the one entry point.
@@ -498,6 +570,27 @@ def _set_limits(ex: Exchange, c: SetLimits) -> Outcome:
     return Outcome()
 
 
+def _create_user(ex: Exchange, c: CreateUser) -> Outcome:
+    ex.create_user(c.new_user, c.name, c.phone, c.email, c.token_hash, c.admin, c.cash)
+    return Outcome()
+
+
+def _update_profile(ex: Exchange, c: UpdateProfile) -> Outcome:
+    ex.update_profile(c.target, c.name, c.phone, c.email)
+    return Outcome()
+
+
+def _set_disabled(ex: Exchange, c: SetDisabled) -> Outcome:
+    ex.set_disabled(c.target, c.disabled)
+    return Outcome()
+
+
+def _add_symbol(ex: Exchange, c: AddSymbol) -> Outcome:
+    ex.add_symbol(c.symbol, c.tick_size, c.lot_size, c.reference_price, c.price_band,
+                  c.max_price, c.max_qty)
+    return Outcome()
+
+
 _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     Place: _place,
     Modify: lambda ex, c: ex.modify(c.user, c.order_id, c.time, qty=c.qty, price=c.price),
@@ -512,6 +605,11 @@ _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     Deposit: _deposit,
     Withdraw: _withdraw,
     SetLimits: _set_limits,
+    # account administration and profiles
+    CreateUser: _create_user,
+    UpdateProfile: _update_profile,
+    SetDisabled: _set_disabled,
+    AddSymbol: _add_symbol,
 }
 
 

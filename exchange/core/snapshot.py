@@ -90,6 +90,7 @@ def capture(exchange: Exchange) -> Snapshot:
         trades=[_capture_trade(trades[tid]) for tid in sorted(trades)],
         fills=fills,
         limits=LimitsRecord(*exchange.exposure_limits()),
+        disabled=[a.user for a in exchange.risk.accounts if a.info.disabled],
     )
 
 
@@ -218,7 +219,17 @@ def _restore(snap: Snapshot, max_open_orders: int, store: MemoryStore) -> Exchan
         _restore_market(exchange.market[record.spec.symbol], record.spec.symbol, record.market,
                         trades)
     _restore_limits(exchange, snap.limits)
+    _restore_disabled(exchange, snap.disabled)
     return exchange
+
+
+def _restore_disabled(exchange: Exchange, users: list[str]) -> None:
+    """The users an administrator disabled (version 3), each one a known user."""
+    for user in users:
+        account = exchange.find_account(user)
+        if account is None:
+            raise SnapshotError(f"disabled: unknown user {user!r}")
+        account.info.disabled = True
 
 
 def _restore_limits(exchange: Exchange, r: LimitsRecord) -> None:

@@ -117,6 +117,9 @@ class GatewayPort(Protocol):
     """What a front-end's session calls on the gateway."""
 
     limits: Limits
+    symbol_listeners: list[Callable[[str], None]]
+    """Called with each symbol listed at run time (``add_symbol``) once it can be traded:
+    a front-end that keeps a table of the symbols (the HTTP one) adds it there."""
 
     def next_session_id(self) -> int:
         """A new connection's number, unique for the server's life."""

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from exchange.core.accounts import Account
 from exchange.core.engine import Exchange
 from exchange.core.marketdata import Candle as CoreCandle
 from exchange.core.orders import LIVE_STATUSES, Order
@@ -65,7 +66,8 @@ class Views:
         self.clock = Clock()
         self.money = exchange.money
         self.specs: dict[str, SymbolSpec] = {s: exchange.spec(s) for s in exchange.symbols()}
-        """The symbols' specs, read once: they do not change while the server runs."""
+        """The symbols' specs, read once: a spec never changes while the server runs (a
+        symbol listed at run time is added by :meth:`listed`)."""
         self._qty_text: dict[str, dict[int, str]] = {s: {} for s in self.specs}
         # Decimal -> ticks/lots per symbol: the same few prices arrive over and over, and a
         # dict lookup costs a tenth of the exact division (bounded like the text caches).
@@ -210,21 +212,34 @@ class Views:
         return text.rstrip("0").rstrip(".") if "." in text else text
 
     def symbols(self) -> R.SymbolsReply:
+        return R.SymbolsReply(symbols=[self.symbol_info(symbol) for symbol in self.specs])
+
+    def symbol_info(self, symbol: str) -> R.SymbolInfo:
         ex = self.exchange
-        rows = []
-        for symbol, spec in self.specs.items():
-            status = "halted" if ex.halted(symbol) else (
-                "open" if ex.market_open else "closed")
-            band = spec.price_band
-            rows.append(R.SymbolInfo(
-                symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
-                lot_size=f"{spec.lot_size.normalize():f}",
-                last=self.price(spec, ex.last_price(symbol)), status=status,
-                max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
-                reference_price=self.price(spec, spec.reference_price),
-                price_band=None if band is None else
-                f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}"))
-        return R.SymbolsReply(symbols=rows)
+        spec = self.specs[symbol]
+        status = "halted" if ex.halted(symbol) else ("open" if ex.market_open else "closed")
+        band = spec.price_band
+        return R.SymbolInfo(
+            symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
+            lot_size=f"{spec.lot_size.normalize():f}",
+            last=self.price(spec, ex.last_price(symbol)), status=status,
+            max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
+            reference_price=self.price(spec, spec.reference_price),
+            price_band=None if band is None else
+            f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}")
+
+    def listed(self, symbol: str) -> None:
+        """A symbol listed at run time (``add_symbol``): its spec, and empty caches."""
+        self.specs[symbol] = self.exchange.spec(symbol)
+        self._qty_text[symbol] = {}
+        self._ticks[symbol] = {}
+        self._lots[symbol] = {}
+
+    @staticmethod
+    def profile(account: Account) -> R.UserProfile:
+        i = account.info
+        return R.UserProfile(user=i.user, name=i.name, phone=i.phone, email=i.email,
+                             admin=i.admin, disabled=i.disabled)
 
     # -- requests to integers ---------------------------------------------------------------
     # The one place where a request's decimals become engine integers, and so the one place

@@ -16,6 +16,9 @@ from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0, USERS
 
+NEW = "NEWCO"
+"""The symbol the script lists at run time."""
+
 ORDER_FIELDS = ("order_id", "user", "symbol", "side", "kind", "tif", "qty", "price",
                 "stop_price", "status", "reason", "filled", "notional", "reserved",
                 "expires_at", "post_only", "stp", "client_order_id", "triggered")
@@ -79,6 +82,21 @@ def run_script(ex: Exchange) -> list[C.Command]:
                    {"bob": ExposureLimits(max_position={SYM: 2_000})}))
     do(place(t + 701, "alice", "buy", 11, 100))  # rejected: max_order_notional
     do(place(t + 702, "bob", "buy", 5, 100))  # bob has his own limits
+    # account administration and profiles
+    do(C.CreateUser(t + 800, "admin", "dora", "Dora", "+1 555 0199", "dora@example.com",
+                    "scrypt$16384$8$1$c2FsdA==$a2V5", False, 50_000))
+    do(C.CreateUser(t + 801, "admin", "dora", "", "", "", "h", False, 0))  # refused: exists
+    do(C.UpdateProfile(t + 802, "bob", "bob", "Robert", None, "bob@example.org"))
+    do(C.UpdateProfile(t + 803, "bob", "bob", None, "not a phone", None))  # refused
+    do(place(t + 804, "dora", "buy", 1, 100, symbol=OTHER))
+    do(C.SetDisabled(t + 805, "admin", "dora", True))
+    do(C.CancelAll(t + 806, "dora", OTHER))
+    do(place(t + 807, "dora", "buy", 1, 100))  # refused: disabled
+    do(C.SetDisabled(t + 808, "admin", "dora", False))
+    do(C.AddSymbol(t + 900, "admin", NEW, "0.05", "10", "20.00", "0.5", None, None))
+    do(C.AddSymbol(t + 901, "admin", "FINE", "0.001", "0.001", None, None, None, None))  # refused
+    do(place(t + 902, "dora", "buy", 3, 400, symbol=NEW))
+    do(place(t + 903, "carol", "buy", 2, 401, symbol=NEW))
     return ran
 
 
@@ -86,20 +104,25 @@ def state(ex: Exchange) -> dict[str, Any]:
     """What the exchange holds: balances, positions, every order, books, tape, flags."""
     accounts = {}
     orders = {}
-    for user in USERS:
-        acct = ex.account(user)
+    for acct in ex.users():
+        user = acct.user
+        i = acct.info
         accounts[user] = (acct.cash, acct.reserved_cash, acct.open_orders,
                           sorted((s, p.qty, p.reserved, p.cost, p.realized)
-                                 for s, p in acct.positions.items()))
+                                 for s, p in acct.positions.items()),
+                          (i.name, i.phone, i.email, i.token_hash, i.admin, i.disabled))
         for order in ex.orders_of(user, live_only=False):
             orders[order.order_id] = tuple(getattr(order, f) for f in ORDER_FIELDS)
     books = {}
-    for symbol in (SYM, OTHER):
+    for symbol in ex.symbols():
         md = ex.market_data(symbol)
+        spec = ex.spec(symbol)
         books[symbol] = (ex.depth(symbol, 1000), ex.books[symbol].halted, md.last,
-                         md.volume, ex.next_expiry(symbol))
-    fills = {user: [(t.trade_id, t.price, t.qty, side) for t, side in ex.fills_of(user)]
-             for user in USERS}
+                         md.volume, ex.next_expiry(symbol),
+                         (str(spec.tick_size), str(spec.lot_size), spec.reference_price,
+                          spec.price_band, spec.max_price, spec.max_qty, spec.mult))
+    fills = {a.user: [(t.trade_id, t.price, t.qty, side) for t, side in ex.fills_of(a.user)]
+             for a in ex.users()}
     return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
             "market_open": ex.market_open, "limits": ex.exposure_limits(),
             "next_order_id": ex.next_order_id,

@@ -38,6 +38,11 @@ SAMPLES: list[C.Command] = [
     C.Deposit(T0, "alice", 100),
     C.Withdraw(T0, "alice", 100),
     C.SetLimits(T0, "", ExposureLimits(1_000, {SYM: 5}, None), {"bob": ExposureLimits()}),
+    # account administration and profiles
+    C.CreateUser(T0, "admin", "dora", "Dora", "+1 555 0100", "d@example.com", "h", True, 5),
+    C.UpdateProfile(T0, "alice", "alice", "Alice", None, ""),
+    C.SetDisabled(T0, "admin", "bob", True),
+    C.AddSymbol(T0, "admin", "NEWCO", "0.05", "10", "20.00", None, "1000", None),
 ]
 
 # (record, the journal tuple the server wrote for it before the records existed)
@@ -58,7 +63,9 @@ def test_the_samples_and_the_union_cover_every_record_type() -> None:
     assert [type(s) for s in SAMPLES] == list(C.COMMANDS) == list(get_args(C.Command))
     assert sorted(C.BY_TAG) == sorted(["place", "modify", "cancel", "pause", "resume",
                                        "cancel_all", "expire", "expire_session", "halt",
-                                       "market_open", "deposit", "withdraw", "set_limits"])
+                                       "market_open", "deposit", "withdraw", "set_limits",
+                                       "create_user", "update_profile", "set_disabled",
+                                       "add_symbol"])
 
 
 @pytest.mark.parametrize("cmd", SAMPLES, ids=lambda c: type(c).__name__)
@@ -153,6 +160,17 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.withdraw(c.user, c.amount)
                 case C.SetLimits():
                     by_method.set_exposure_limits(c.default, c.per_user)
+                case C.CreateUser():
+                    by_method.create_user(c.new_user, c.name, c.phone, c.email,
+                                          c.token_hash, c.admin, c.cash)
+                case C.UpdateProfile():
+                    by_method.update_profile(c.target, c.name, c.phone, c.email)
+                case C.SetDisabled():
+                    by_method.set_disabled(c.target, c.disabled)
+                case C.AddSymbol():
+                    by_method.add_symbol(c.symbol, c.tick_size, c.lot_size,
+                                         c.reference_price, c.price_band, c.max_price,
+                                         c.max_qty)
     assert state(by_method) == state(by_apply)
 
 
