@@ -273,3 +273,70 @@ class Commands(ABC):
 
     async def stats(self) -> r.StatsReply:
         return await self._call(m.Stats(), r.StatsReply)
+
+    # --- account administration and profiles --------------------------------------------
+
+    async def profile(self, user: str | None = None) -> r.ProfileReply:
+        """This session's own profile, or (administrators) another `user`'s."""
+        return await self._call(build(m.Profile, user=user), r.ProfileReply)
+
+    async def update_profile(
+        self,
+        *,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        user: str | None = None,
+    ) -> r.ProfileReply:
+        """Change the fields given (`""` clears one) of this session's own profile, or
+        (administrators) of another `user`'s. The user id and admin flag cannot change."""
+        request = build(m.UpdateProfile, user=user, name=name, phone=phone, email=email)
+        return await self._call(request, r.ProfileReply)
+
+    async def create_user(
+        self,
+        user: str,
+        *,
+        name: str = "",
+        phone: str = "",
+        email: str = "",
+        admin: bool = False,
+        cash: DecimalLike | None = None,
+    ) -> r.UserCreated:
+        """Administrators: register a user. The reply's `token` is shown this once (the
+        exchange keeps only its hash): hand it to the user."""
+        request = build(m.CreateUser, user=user, name=name, phone=phone, email=email,
+                        admin=admin, cash=to_decimal(cash, "cash"))
+        return await self._call(request, r.UserCreated)
+
+    async def disable_user(self, user: str) -> r.UserDisabled:
+        """Administrators: end the user's sessions, cancel their live orders and refuse
+        their logins until `enable_user`."""
+        return await self._call(build(m.DisableUser, user=user), r.UserDisabled)
+
+    async def enable_user(self, user: str) -> r.UserEnabled:
+        return await self._call(build(m.EnableUser, user=user), r.UserEnabled)
+
+    async def add_symbol(
+        self,
+        symbol: str,
+        tick_size: DecimalLike,
+        lot_size: DecimalLike,
+        *,
+        reference_price: DecimalLike | None = None,
+        price_band: DecimalLike | None = None,
+        max_price: DecimalLike | None = None,
+        max_qty: DecimalLike | None = None,
+    ) -> r.SymbolAdded:
+        """Administrators: list a symbol now (the fields of the config's `[[symbols]]`)."""
+        request = build(
+            m.AddSymbol,
+            symbol=symbol,
+            tick_size=to_decimal(tick_size, "tick_size"),
+            lot_size=to_decimal(lot_size, "lot_size"),
+            reference_price=to_decimal(reference_price, "reference_price"),
+            price_band=to_decimal(price_band, "price_band"),
+            max_price=to_decimal(max_price, "max_price"),
+            max_qty=to_decimal(max_qty, "max_qty"),
+        )
+        return await self._call(request, r.SymbolAdded)

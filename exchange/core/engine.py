@@ -28,8 +28,8 @@ from mypy_extensions import mypyc_attr
 
 from exchange.core import failpoints
 from exchange.core.accounts import Account, Accounts, UserInfo
-from exchange.core.book import OrderBook
 from exchange.core.administration import check_profile, check_user_id, symbol_spec
+from exchange.core.book import OrderBook
 from exchange.core.commands import (
     AddSymbol,
     Cancel,

@@ -26,6 +26,7 @@ from exchange.core.builds import active_build
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
+from exchange.server.admin_ops import AccountAdminOps
 from exchange.server.auth import (
     BadTokenHash,
     ConnectionLogins,
@@ -60,8 +61,9 @@ LOG_USER_LEN = 64
 Reply = Callable[[R.ReplyBase], None]
 
 
-class Gateway(MarketDataOps):
-    """The whole gateway: its core, market data, and the handlers below."""
+class Gateway(AccountAdminOps, MarketDataOps):
+    """The whole gateway: its core, market data, account administration, and the
+    handlers below."""
 
     def __init__(self, exchange: Exchange, limits: Limits) -> None:
         super().__init__(exchange, limits)
@@ -79,6 +81,7 @@ class Gateway(MarketDataOps):
             M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
             M.Stats: self.on_stats,
         }
+        self._table.update(self.admin_handlers())  # account administration and profiles
         self.login_throttle = LoginThrottle()
         self._login_conns: dict[int, ConnectionLogins] = {}
         self._hash_executor = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="token-check")
@@ -180,6 +183,13 @@ class Gateway(MarketDataOps):
         if account is None:
             self._login_failed(session, conn, msg, answer, counted=True,
                                why="unknown user or wrong token")
+            return
+        if account.info.disabled:
+            # The token was right, so saying why tells its holder only what they may know.
+            log.warning("login of disabled user %r from %s refused (session %d)",
+                        msg.user[:LOG_USER_LEN], session.peer, session.id)
+            answer(refusal("auth_failed", "user: the account is disabled; ask an "
+                           "administrator"))
             return
         self._forget_user(session)
         session.user = msg.user
@@ -288,19 +298,6 @@ class Gateway(MarketDataOps):
             for actor in actors:
                 actor.submit(actor.do_cancel_all, session, None, msg, (user, done))
         self._route(session, msg, pick, send)
-
-    @staticmethod
-    def _gather(parts: int, finish: Callable[[list[int]], None]) -> Callable[[list[int]], None]:
-        """A callback that collects order ids from ``parts`` actors, then finishes once."""
-        collected: list[int] = []
-        remaining = [parts]
-
-        def done(ids: list[int]) -> None:
-            collected.extend(ids)
-            remaining[0] -= 1
-            if remaining[0] == 0:
-                finish(sorted(collected))
-        return done
 
     def on_status(self, session: SessionPort, msg: M.Status) -> None:
         def work() -> R.ReplyBase:

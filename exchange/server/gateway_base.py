@@ -275,6 +275,19 @@ class GatewayCore:
         else:
             session.routed(dispatch)
 
+    @staticmethod
+    def _gather(parts: int, finish: Callable[[list[int]], None]) -> Callable[[list[int]], None]:
+        """A callback that collects order ids from ``parts`` actors, then finishes once."""
+        collected: list[int] = []
+        remaining = [parts]
+
+        def done(ids: list[int]) -> None:
+            collected.extend(ids)
+            remaining[0] -= 1
+            if remaining[0] == 0:
+                finish(sorted(collected))
+        return done
+
     def _actor(self, symbol: str) -> SymbolActor:
         actor = self.actors.get(symbol)
         if actor is None:

@@ -14,7 +14,7 @@ from exchange.core import commands as C
 from exchange.core.engine import Exchange
 from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
-from tests.core.helpers import OTHER, SYM, T0, USERS
+from tests.core.helpers import OTHER, SYM, T0
 
 NEW = "NEWCO"
 """The symbol the script lists at run time."""

@@ -97,6 +97,7 @@ async def serve(gateway: GatewayPort, listener: Listener) -> HttpListener:
     symbols = await public.reply(M.Symbols())
     assert isinstance(symbols, R.SymbolsReply)
     names = B.Names([s.symbol for s in symbols.symbols])
+    gateway.symbol_listeners.append(names.add)  # symbols listed later (add_symbol)
     app, api, streams = application(gateway, listener, names, public)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
                            handle_signals=False)

@@ -127,14 +127,21 @@ class Names:
 
     def __init__(self, symbols: list[str]) -> None:
         self.by_id: dict[str, str] = {}
+        self.to_id: dict[str, str] = {}
+        self.lower: dict[str, str] = {}
         for symbol in symbols:
-            bid = binance_id(symbol)
-            if bid in self.by_id:
-                raise ValueError(f"symbols {self.by_id[bid]!r} and {symbol!r} would both be "
-                                 f"{bid!r} on the HTTP front-end; rename one")
-            self.by_id[bid] = symbol
-        self.to_id = {symbol: bid for bid, symbol in self.by_id.items()}
-        self.lower = {bid.lower(): symbol for bid, symbol in self.by_id.items()}
+            self.add(symbol)
+
+    def add(self, symbol: str) -> None:
+        """Name one more symbol (at start-up, or listed at run time); ``ValueError`` for
+        one whose Binance id another symbol has already."""
+        bid = binance_id(symbol)
+        if bid in self.by_id:
+            raise ValueError(f"symbols {self.by_id[bid]!r} and {symbol!r} would both be "
+                             f"{bid!r} on the HTTP front-end; rename one")
+        self.by_id[bid] = symbol
+        self.to_id[symbol] = bid
+        self.lower[bid.lower()] = symbol
 
     def symbol(self, params: Mapping[str, str], required: bool = True) -> str | None:
         """The exchange symbol the ``symbol`` parameter names."""

@@ -79,8 +79,12 @@ class Api:
     async def user_session(self, key: ApiKey) -> HttpSession:
         """The user's session, logged in (once) with the user's token."""
         session = self._users.get(key.user)
-        if session is not None:
+        if session is not None and not session.closed:
             return session
+        if session is not None:
+            # Ended by the gateway (the user was disabled): log in again, which tells.
+            del self._users[key.user]
+            self.userdata.sessions.pop(key.user, None)
         pending = self._logins.get(key.user)
         if pending is not None:
             return await asyncio.shield(pending)

@@ -70,6 +70,7 @@ class HttpSession:
         self._slots: deque[_Slot] = deque()
         self._ref: asyncio.Future[Answer] | None = None
         self._advancing = False
+        self._close_when_answered = False
 
     # -- what the front-end calls -----------------------------------------------------------
     def send(self, message: Any) -> asyncio.Future[Answer]:
@@ -165,6 +166,8 @@ class HttpSession:
                 _resolve(head.ref, head.answer)
         finally:
             self._advancing = False
+        if self._close_when_answered and not slots:
+            self.close()
 
     # -- events -------------------------------------------------------------------------------
     def push(self, event: R.Message) -> None:
@@ -188,7 +191,12 @@ class HttpSession:
         self.stopped = True
 
     def close_after_flush(self) -> None:
-        pass  # nothing is written: an HTTP reply is sent when its answer comes
+        # Nothing is written: an HTTP reply is sent when its answer comes. Close once
+        # every answer owed is given (the gateway ended the session: a disabled user).
+        self.stopped = True
+        self._close_when_answered = True
+        if not self._slots:
+            self.close()
 
     def stop_reading(self) -> None:
         self.stopped = True
