@@ -302,11 +302,14 @@ class Commands(ABC):
         email: str = "",
         admin: bool = False,
         cash: DecimalLike | None = None,
+        holdings: dict[str, DecimalLike] | None = None,
     ) -> r.UserCreated:
-        """Administrators: register a user. The reply's `token` is shown this once (the
-        exchange keeps only its hash): hand it to the user."""
+        """Administrators: register a user with starting cash and `{symbol: qty}` of
+        holdings. The reply's `token` is shown this once (the exchange keeps only its
+        hash): hand it to the user."""
+        held = {s: to_decimal(q, f"holdings.{s}") for s, q in (holdings or {}).items()}
         request = build(m.CreateUser, user=user, name=name, phone=phone, email=email,
-                        admin=admin, cash=to_decimal(cash, "cash"))
+                        admin=admin, cash=to_decimal(cash, "cash"), holdings=held)
         return await self._call(request, r.UserCreated)
 
     async def disable_user(self, user: str) -> r.UserDisabled:

@@ -88,6 +88,8 @@ MAX_PROFILE_LEN: Final = 256
 """A profile field (name, phone, email) as it may arrive; the engine's rules for each
 (exchange.core.administration) are tighter, this only keeps a hostile request cheap."""
 ProfileText = Annotated[str, Meta(max_length=MAX_PROFILE_LEN)]
+MAX_HOLDINGS: Final = 1000
+"""Symbols a new user's starting holdings may name (each must be listed anyway)."""
 TtlMs = Annotated[int, Meta(gt=0, le=MAX_TTL_MS)]
 Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""

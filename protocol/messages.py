@@ -16,11 +16,12 @@ the past, funds) belong to the engine.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Final, get_args
+from typing import Annotated, Final, get_args
 
-from msgspec import Struct
+from msgspec import Meta, Struct, field
 
 from protocol.fields import (
+    MAX_HOLDINGS,
     Channel,
     ClientOrderId,
     DecimalField,
@@ -305,7 +306,8 @@ class Stats(RequestBase, tag="stats"):
 
 
 class CreateUser(RequestBase, tag="create_user"):
-    """Administrators: register `user` with a profile and starting `cash` (default 0)."""
+    """Administrators: register `user` with a profile, starting `cash` (default 0) and
+    `holdings` ({symbol: qty}, default none)."""
 
     user: UserName
     name: ProfileText = ""
@@ -313,10 +315,14 @@ class CreateUser(RequestBase, tag="create_user"):
     email: ProfileText = ""
     admin: bool = False
     cash: DecimalField | None = None
+    holdings: Annotated[dict[Symbol, DecimalField], Meta(max_length=MAX_HOLDINGS)] = field(
+        default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.cash is not None:
             self.cash = check_decimal(self.cash, "cash")
+        self.holdings = {symbol: check_decimal(qty, f"holdings.{symbol}")
+                         for symbol, qty in self.holdings.items()}
 
 
 class Profile(RequestBase, tag="profile"):

@@ -310,8 +310,23 @@ def _create_user(args: list[str]) -> Parsed:
     if rest and rest[-1].lower() == "admin":
         fields["admin"] = True
         rest = rest[:-1]
-    _profile_options(rest, fields, ("cash",))
+    _profile_options(rest, fields, ("cash", "holdings"))
+    if "holdings" in fields:
+        fields["holdings"] = _holdings(fields["holdings"])
     return m.CreateUser, fields
+
+
+def _holdings(value: str) -> Fields:
+    """`AAPL:10,MSFT:5` as {"AAPL": "10", "MSFT": "5"} (symbols upper-cased)."""
+    held: Fields = {}
+    for item in value.split(","):
+        symbol, colon, qty = item.partition(":")
+        if not colon or not symbol or not qty:
+            raise _Usage(f"holdings= expects SYMBOL:QTY,SYMBOL:QTY..., got {_show(value)}")
+        if _symbol(symbol) in held:
+            raise _Usage(f"holdings= names {_show(symbol)} twice")
+        held[_symbol(symbol)] = qty
+    return held
 
 
 def _profile(args: list[str]) -> Parsed:
@@ -399,7 +414,8 @@ _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
     # account administration and profiles
     "create_user": (
         _create_user,
-        'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] [admin]',
+        'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] '
+        "[holdings=SYMBOL:QTY,...] [admin]",
     ),
     "profile": (_profile, "profile [USER]"),
     "update_profile": (
@@ -453,8 +469,9 @@ HELP_COMMANDS: Final[tuple[str, ...]] = (
     # account administration and profiles
     "profile   your name, phone and email",
     'update_profile [name="NAME"] [phone=PHONE] [email=EMAIL]   change them ("" clears one)',
-    'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] [admin]'
-    "   administrators only; the reply shows the new user's token once",
+    'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] '
+    "[holdings=SYMBOL:QTY,...] [admin]   administrators only; the reply shows the new "
+    "user's token once",
     "profile USER | update_profile USER ...   another user's: administrators only",
     "disable_user USER   administrators only: ends their sessions, cancels their orders",
     "enable_user USER   administrators only",

@@ -136,8 +136,9 @@ class SetLimits(CommandRecord, tag="set_limits", frozen=True):
 
 
 class CreateUser(CommandRecord, tag="create_user", frozen=True):
-    """Register a user. Only the token's hash is recorded (``token_hash``, the format of
-    ``exchange.server.auth``): the clear token is shown once, to the administrator."""
+    """Register a user with cash units and ``{symbol: lots}`` of holdings. Only the
+    token's hash is recorded (``token_hash``, the format of ``exchange.server.auth``):
+    the clear token is shown once, to the administrator."""
 
     user: str
     new_user: str
@@ -147,6 +148,7 @@ class CreateUser(CommandRecord, tag="create_user", frozen=True):
     token_hash: str
     admin: bool
     cash: int
+    holdings: dict[str, int]
 
 
 class UpdateProfile(CommandRecord, tag="update_profile", frozen=True):

@@ -454,11 +454,13 @@ class Exchange(OrderLifecycle):
 
     # -- account administration and profiles ------------------------------------------------
     def create_user(self, user: str, name: str, phone: str, email: str, token_hash: str,
-                    admin: bool, cash: int) -> Account:
-        """Register a user at run time, with a profile, a hashed token and starting cash.
+                    admin: bool, cash: int,
+                    holdings: Mapping[str, int] | None = None) -> Account:
+        """Register a user at run time, with a profile, a hashed token, starting cash and
+        ``{symbol: lots}`` of holdings (which cost the reference price, as the config's do).
 
-        The cash is new money, bounded like a deposit: all cash on the exchange together
-        stays within 64 bits."""
+        Cash and lots are new, bounded as a deposit is: all cash on the exchange together,
+        and all lots of each symbol, stay within 64 bits."""
         check_user_id(user)
         check_profile(name, phone, email)
         if self.risk.find_account(user) is not None:
@@ -472,8 +474,19 @@ class Exchange(OrderLifecycle):
             raise CommandError("bad_request", f"cash: at most {self.money.fmt(max(room, 0))} "
                                "can be created now (all cash on the exchange together is at "
                                f"most {self.money.fmt(INT64_MAX)})")
+        held = self.risk.totals()[1]
+        for symbol, lots in (holdings or {}).items():
+            spec = self.specs.get(symbol)
+            if spec is None:
+                raise CommandError("bad_request", f"holdings: unknown symbol {symbol!r}")
+            if lots < 0 or lots > INT64_MAX - held.get(symbol, 0):
+                raise CommandError("bad_request", f"holdings: {symbol} must be at least 0 "
+                                   "and keep all holdings of it within 2^63-1 lots")
+            if lots * (spec.reference_price or 0) * spec.mult > INT64_MAX:
+                raise CommandError("bad_request", f"holdings: {symbol} is worth more than "
+                                   "2^63-1 cash units at the reference price")
         info = UserInfo(user, name, phone, email, "", admin, token_hash)
-        return self.risk.add_user(info, cash, {})
+        return self.add_user(info, cash, dict(holdings or {}))
 
     def update_profile(self, user: str, name: str | None, phone: str | None,
                        email: str | None) -> Account:
@@ -571,7 +584,8 @@ def _set_limits(ex: Exchange, c: SetLimits) -> Outcome:
 
 
 def _create_user(ex: Exchange, c: CreateUser) -> Outcome:
-    ex.create_user(c.new_user, c.name, c.phone, c.email, c.token_hash, c.admin, c.cash)
+    ex.create_user(c.new_user, c.name, c.phone, c.email, c.token_hash, c.admin, c.cash,
+                   c.holdings)
     return Outcome()
 
 

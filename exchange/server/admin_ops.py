@@ -121,6 +121,7 @@ class AccountAdminOps(GatewayCore):
                     raise CommandError("bad_request", "cash: must be zero or positive, in "
                                        f"units of {self.views.money.fmt(1)}")
                 cash = units
+            holdings = self._holdings(msg)
         except CommandError as exc:
             answer(refusal(exc.code, exc.message))
             return
@@ -138,7 +139,7 @@ class AccountAdminOps(GatewayCore):
                 answer(refusal("bad_request", "internal error; the request was not run"))
                 return
             cmd = C.CreateUser(now_us(), admin, msg.user, msg.name, msg.phone, msg.email,
-                               done.result(), msg.admin, cash)
+                               done.result(), msg.admin, cash, holdings)
             before = self.recorded()
             try:
                 self._recorded_apply(cmd)  # checked again: another may have taken the id
@@ -154,6 +155,18 @@ class AccountAdminOps(GatewayCore):
             account = self.exchange.account(msg.user)
             answer(R.UserCreated(profile=self.views.profile(account), token=token))
         future.add_done_callback(hashed)
+
+    def _holdings(self, msg: M.CreateUser) -> dict[str, int]:
+        """The request's starting holdings in lots of each symbol."""
+        lots: dict[str, int] = {}
+        for symbol, qty in msg.holdings.items():
+            spec = self._actor(symbol).spec
+            held = 0 if qty == 0 else spec.qty_lots(qty)
+            if held is None:
+                raise CommandError("bad_request", f"holdings.{symbol}: {qty} is not a "
+                                   f"non-negative multiple of the lot size {spec.lot_size}")
+            lots[symbol] = held
+        return lots
 
     # -- profiles --------------------------------------------------------------------------
     def _target(self, session: SessionPort, user: str | None) -> str:

@@ -84,8 +84,8 @@ def run_script(ex: Exchange) -> list[C.Command]:
     do(place(t + 702, "bob", "buy", 5, 100))  # bob has his own limits
     # account administration and profiles
     do(C.CreateUser(t + 800, "admin", "dora", "Dora", "+1 555 0199", "dora@example.com",
-                    "scrypt$16384$8$1$c2FsdA==$a2V5", False, 50_000))
-    do(C.CreateUser(t + 801, "admin", "dora", "", "", "", "h", False, 0))  # refused: exists
+                    "scrypt$16384$8$1$c2FsdA==$a2V5", False, 50_000, {OTHER: 10}))
+    do(C.CreateUser(t + 801, "admin", "dora", "", "", "", "h", False, 0, {}))  # refused: exists
     do(C.UpdateProfile(t + 802, "bob", "bob", "Robert", None, "bob@example.org"))
     do(C.UpdateProfile(t + 803, "bob", "bob", None, "not a phone", None))  # refused
     do(place(t + 804, "dora", "buy", 1, 100, symbol=OTHER))
@@ -97,6 +97,8 @@ def run_script(ex: Exchange) -> list[C.Command]:
     do(C.AddSymbol(t + 901, "admin", "FINE", "0.001", "0.001", None, None, None, None))  # refused
     do(place(t + 902, "dora", "buy", 3, 400, symbol=NEW))
     do(place(t + 903, "carol", "buy", 2, 401, symbol=NEW))
+    do(C.CreateUser(t + 904, "admin", "erin", "Erin", "", "", "h", False, 0, {NEW: 50}))
+    do(place(t + 905, "erin", "sell", 4, 400, symbol=NEW))  # trades with carol, then dora
     return ran
 
 

@@ -22,8 +22,10 @@ HASH = "scrypt$16384$8$1$c2FsdA==$a2V5"
 
 def create(ex: Engine, user: str = "dora", *, name: str = "Dora Explorer",
            phone: str = "+1 (555) 010-0199", email: str = "dora@example.com",
-           admin: bool = False, cash: int = 50_000) -> None:
-    ex.apply(C.CreateUser(T0, "admin", user, name, phone, email, HASH, admin, cash))
+           admin: bool = False, cash: int = 50_000,
+           holdings: dict[str, int] | None = None) -> None:
+    ex.apply(C.CreateUser(T0, "admin", user, name, phone, email, HASH, admin, cash,
+                          holdings or {}))
 
 
 def refused(ex: Engine, cmd: C.Command, field: str) -> None:
@@ -68,6 +70,9 @@ def test_a_created_user_has_the_profile_the_hash_and_the_cash(ex: Engine) -> Non
     ("dora", "email", {"email": "do ra@example.com"}),
     ("dora", "cash", {"cash": -1}),
     ("dora", "token_hash", {"token_hash": ""}),
+    ("dora", "holdings", {"holdings": {"NOPE": 1}}),
+    ("dora", "holdings", {"holdings": {SYM: -1}}),
+    ("dora", "holdings", {"holdings": {SYM: INT64_MAX}}),
 ])
 def test_a_malformed_or_duplicate_user_is_refused(ex: Engine, user: str, field: str,
                                                   changes: dict[str, object]) -> None:
@@ -75,13 +80,14 @@ def test_a_malformed_or_duplicate_user_is_refused(ex: Engine, user: str, field: 
                                  "cash": 0, **changes}
     refused(ex, C.CreateUser(T0, "admin", user, fields["name"], fields["phone"],  # type: ignore[arg-type]
                              fields["email"], fields["token_hash"], False,  # type: ignore[arg-type]
-                             fields["cash"]), field)  # type: ignore[arg-type]
+                             fields["cash"], fields.get("holdings", {})), field)  # type: ignore[arg-type]
 
 
 def test_created_cash_is_bounded_like_a_deposit(ex: Engine) -> None:
     room = INT64_MAX - ex.total_cash()
-    refused(ex, C.CreateUser(T0, "admin", "rich", "", "", "", HASH, False, room + 1), "cash")
-    ex.apply(C.CreateUser(T0, "admin", "rich", "", "", "", HASH, False, room))
+    refused(ex, C.CreateUser(T0, "admin", "rich", "", "", "", HASH, False, room + 1, {}),
+            "cash")
+    ex.apply(C.CreateUser(T0, "admin", "rich", "", "", "", HASH, False, room, {}))
     assert ex.total_cash() == INT64_MAX
 
 
@@ -133,6 +139,14 @@ def test_a_symbol_listed_at_run_time_trades_at_once(ex: Engine) -> None:
     band = ex.place("bob", "NEWCO", "buy", 1, T0, price=601)  # beyond +-50% of 20.00
     assert band.order is not None and band.order.reason == "price_band"
     assert ex.depth("NEWCO", 5)[1] == [(401, 2)]
+    # A user created with holdings of it sells them: the first trade, settled as any.
+    create(ex, "ipo", cash=0, holdings={"NEWCO": 100})
+    assert account(ex, "ipo").position("NEWCO").cost == 100 * 400 * 50  # reference price
+    out = ex.place("ipo", "NEWCO", "sell", 5, T0 + 1, price=401)
+    assert [(t.price, t.qty, t.buy_user) for t in out.trades] == [(401, 2, "alice")]
+    assert account(ex, "ipo").cash == 2 * 401 * 50
+    assert account(ex, "alice").position("NEWCO").qty == 2
+    assert ex.last_price("NEWCO") == 401 and ex.depth("NEWCO", 5)[2] == [(401, 3)]
 
 
 @pytest.mark.parametrize(("fields", "field"), [

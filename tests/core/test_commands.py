@@ -39,7 +39,8 @@ SAMPLES: list[C.Command] = [
     C.Withdraw(T0, "alice", 100),
     C.SetLimits(T0, "", ExposureLimits(1_000, {SYM: 5}, None), {"bob": ExposureLimits()}),
     # account administration and profiles
-    C.CreateUser(T0, "admin", "dora", "Dora", "+1 555 0100", "d@example.com", "h", True, 5),
+    C.CreateUser(T0, "admin", "dora", "Dora", "+1 555 0100", "d@example.com", "h", True, 5,
+                 {SYM: 3}),
     C.UpdateProfile(T0, "alice", "alice", "Alice", None, ""),
     C.SetDisabled(T0, "admin", "bob", True),
     C.AddSymbol(T0, "admin", "NEWCO", "0.05", "10", "20.00", None, "1000", None),
@@ -162,7 +163,7 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.set_exposure_limits(c.default, c.per_user)
                 case C.CreateUser():
                     by_method.create_user(c.new_user, c.name, c.phone, c.email,
-                                          c.token_hash, c.admin, c.cash)
+                                          c.token_hash, c.admin, c.cash, c.holdings)
                 case C.UpdateProfile():
                     by_method.update_profile(c.target, c.name, c.phone, c.email)
                 case C.SetDisabled():
