@@ -469,14 +469,12 @@ HELP_COMMANDS: Final[tuple[str, ...]] = (
     # account administration and profiles
     "profile   your name, phone and email",
     'update_profile [name="NAME"] [phone=PHONE] [email=EMAIL]   change them ("" clears one)',
-    'create_user USER [name="NAME"] [phone=PHONE] [email=EMAIL] [cash=AMOUNT] '
-    "[holdings=SYMBOL:QTY,...] [admin]   administrators only; the reply shows the new "
-    "user's token once",
+    'create_user USER [name="NAME"] [phone=P] [email=E] [cash=C] [holdings=SYM:QTY,...] [admin]',
+    "  administrators only; the reply shows the new user's token, this once",
     "profile USER | update_profile USER ...   another user's: administrators only",
     "disable_user USER   administrators only: ends their sessions, cancels their orders",
     "enable_user USER   administrators only",
-    "add_symbol SYMBOL TICK LOT [ref=PRICE] [band=FRACTION] [max_price=P] [max_qty=Q]"
-    "   administrators only",
+    "add_symbol SYMBOL TICK LOT [ref=P] [band=F] [max_price=P] [max_qty=Q]   administrators only",
 )
 """The `help` reply's `commands`: one command a line, no line breaks inside, so that the
 JSON line a person sees at `nc` lists each command as its own string."""

@@ -127,6 +127,24 @@ COMMANDS: list[tuple[str, m.Request]] = [
     ("close_market all", m.CloseMarket(expire="all")),
     ("open_market", m.OpenMarket()),
     ("stats", m.Stats()),
+    # account administration and profiles
+    ('create_user dora name="Dora Explorer" email=dora@example.com cash=500 '
+     "holdings=aapl:10,BTC-USD:0.5 admin",
+     m.CreateUser(user="dora", name="Dora Explorer", email="dora@example.com", admin=True,
+                  cash=Decimal("500"), holdings={"AAPL": Decimal("10"),
+                                                 "BTC-USD": Decimal("0.5")})),
+    ("create_user Ops", m.CreateUser(user="Ops")),
+    ("profile", m.Profile()),
+    ("profile bob", m.Profile(user="bob")),
+    ("update_profile phone='+1 555 0100'", m.UpdateProfile(phone="+1 555 0100")),
+    ('update_profile bob name="" email=b@example.com',
+     m.UpdateProfile(user="bob", name="", email="b@example.com")),
+    ("disable_user bob", m.DisableUser(user="bob")),
+    ("enable_user bob", m.EnableUser(user="bob")),
+    ("add_symbol newco 0.05 10 ref=20.00 band=0.5 max_qty=100000",
+     m.AddSymbol(symbol="NEWCO", tick_size=Decimal("0.05"), lot_size=Decimal("10"),
+                 reference_price=Decimal("20.00"), price_band=Decimal("0.5"),
+                 max_qty=Decimal("100000"))),
 ]
 
 
@@ -271,6 +289,23 @@ def test_unknown_command_word(text: str) -> None:
         ("ping now", "'now'"),
         ("stats x", "'x'"),
         ("book " + "X" * 33, "`$.symbol`"),
+        # account administration and profiles
+        ("create_user", "a user id first"),
+        ("create_user name=Dora", "a user id first"),
+        ("create_user dora admin=yes", "expected one of name="),
+        ("create_user dora cash=lots", "`$.cash`"),
+        ("create_user dora holdings=AAPL", "SYMBOL:QTY"),
+        ("create_user dora holdings=AAPL:1,aapl:2", "twice"),
+        ('create_user dora name="Dora', "No closing quotation"),
+        ("create_user dora name=a name=b", "name= given twice"),
+        ("update_profile", "`name` (or `phone`, `email`)"),
+        ("update_profile bob admin=true", "expected one of name="),
+        ("profile bob carol", "'carol'"),
+        ("disable_user", "a user id"),
+        ("enable_user bob carol", "a user id"),
+        ("add_symbol NEWCO 0.05", "a tick size and a lot size"),
+        ("add_symbol NEWCO 0.05 10 tick=1", "expected ref="),
+        ("add_symbol NEWCO x 10", "`$.tick_size`"),
     ],
 )
 def test_malformed_arguments(text: str, needle: str) -> None:

@@ -78,6 +78,18 @@ REQUESTS: list[m.Request] = [
     m.CloseMarket(expire="all"),
     m.OpenMarket(),
     m.Stats(),
+    # account administration and profiles
+    m.CreateUser(user="dora", name="Dora Explorer", email="dora@example.com", cash=D("500"),
+                 holdings={"AAPL": D("10")}),
+    m.CreateUser(user="ops", admin=True),
+    m.Profile(),
+    m.Profile(user="bob"),
+    m.UpdateProfile(phone="+1 555 0100"),
+    m.UpdateProfile(user="bob", name="Robert", email=""),
+    m.DisableUser(user="bob"),
+    m.EnableUser(user="bob"),
+    m.AddSymbol(symbol="NEWCO", tick_size=D("0.05"), lot_size=D("10"),
+                reference_price=D("20.00"), price_band=D("0.5")),
 ]
 
 ORDER = r.Order(
@@ -173,6 +185,9 @@ QUOTE = r.QuoteReply(
     ref=4,
 )
 
+PROFILE = r.UserProfile(user="dora", name="Dora Explorer", phone="", email="dora@example.com",
+                        admin=False, disabled=False)
+
 REPLIES: list[r.Reply] = [
     r.Welcome(user="alice", name="Alice Example", ref="r1"),
     r.Pong(ts="2026-11-22T09:30:00.000123Z"),
@@ -220,4 +235,13 @@ REPLIES: list[r.Reply] = [
     r.BookUpdate(symbol="AAPL", seq=8, bids=[("150.20", "0")], asks=[("150.30", "7")]),
     r.AlertEvent(alert_id=1, symbol="AAPL", last="160.00"),
     r.RiskAlertEvent(limit="max_position", symbol="AAPL", used="900", max="1000"),
+    # account administration and profiles
+    r.ProfileReply(profile=PROFILE),
+    r.UserCreated(profile=PROFILE, token="q3kM1y0Hc2Zx8TfJ1u6bWwVdF9o5pLrA"),
+    r.UserDisabled(user="bob", count=2, order_ids=[17, 18]),
+    r.UserEnabled(user="bob"),
+    r.SymbolAdded(symbol=r.SymbolInfo(symbol="NEWCO", tick_size="0.05", lot_size="10",
+                                      last=None, status="open", max_qty="1000000000",
+                                      max_price="100000000", reference_price="20.00",
+                                      price_band="0.5")),
 ]
