@@ -497,7 +497,8 @@ def _spec_changes(config: Exchange, restored: Exchange) -> str:
     wanted = {n: (str(s.tick_size), str(s.lot_size)) for n, s in config.specs.items()}
     held = {n: (str(s.tick_size), str(s.lot_size)) for n, s in restored.specs.items()}
     changes = [f"{n} only in the configuration" for n in wanted if n not in held]
-    changes += [f"{n} only in the data directory" for n in held if n not in wanted]
+    changes += [f"{n} only in the data directory (listed at run time, or no longer in the "
+                "configuration)" for n in held if n not in wanted]
     changes += [f"{n} has another tick or lot" for n in wanted
                 if n in held and wanted[n] != held[n]]
     return ", ".join(changes)
