@@ -7,9 +7,10 @@ queries, deposits) the gateway answers itself, in the session's order (see
 stream subscriptions, and flushes every session's output once per event-loop turn,
 after the journal (when there is one) has made the turn's records durable.
 
-In three layers: :mod:`~exchange.server.gateway_base` (sessions, routing, output),
-:mod:`~exchange.server.market_ops` (market data, streams, alerts) and this module
-(session, order, account and administration requests, and the dispatch table).
+In layers: :mod:`~exchange.server.gateway_base` (sessions, routing, output),
+:mod:`~exchange.server.market_ops` (market data, streams, alerts),
+:mod:`~exchange.server.admin_ops` (account administration and profiles) and this module
+(session, order, account and market administration requests, and the dispatch table).
 """
 
 from __future__ import annotations
