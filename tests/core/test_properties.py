@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from exchange.core.accounts import UserInfo
+from exchange.core.commands import SetDisabled
 from exchange.core.orders import LIVE_STATUSES, TRANSITIONS
 from exchange.core.results import CommandError, Outcome
 from exchange.core.symbols import SymbolSpec
@@ -114,6 +115,7 @@ class Model:
         self.last: int | None = None
         self.halted = False
         self.trades: list[tuple[int, int, int, int]] = []
+        self.disabled: set[str] = set()
 
     # -- derived state -----------------------------------------------------------------
     def reserved_cash(self, user: str) -> int:
@@ -228,6 +230,8 @@ class Model:
     # -- commands ----------------------------------------------------------------------
     def place(self, user: str, side: str, kind: str, tif: str, qty: int, price: int | None,
               stp: str, expires_at: int | None, now: int) -> int:
+        if user in self.disabled:  # refused before anything, lazy expiry included
+            raise ModelError("forbidden")
         self.expire_due(now)
         oid = self.next_id
         self.next_id += 1
@@ -279,6 +283,12 @@ class Model:
 
     def cancel(self, user: str, oid: int, now: int) -> None:
         self.end(self.owned(user, oid, now), "canceled")
+
+    def cancel_all(self, user: str, now: int) -> None:
+        self.expire_due(now)
+        for order in self.orders.values():
+            if order.user == user and order.live:
+                self.end(order, "canceled")
 
     def pause(self, user: str, oid: int, now: int) -> None:
         order = self.owned(user, oid, now)
@@ -466,7 +476,8 @@ class EngineVersusModel(RuleBasedStateMachine):
         self.both(lambda: self.ex.expire(SYM, now), lambda: self.model.expire_due(now))
 
     @rule(action=st.sampled_from(["halt", "resume_trading", "resume_trading", "close_day",
-                                  "close_all", "deposit", "withdraw", "withdraw"]),
+                                  "close_all", "deposit", "withdraw", "withdraw",
+                                  "disable", "enable"]),
           user=st.sampled_from(USERS), amount=st.integers(1, 3_000), dt=st.integers(0, 3))
     def admin(self, action: str, user: str, amount: int, dt: int) -> None:
         """The rarer commands, drawn as one rule so that trading makes up most steps."""
@@ -479,6 +490,16 @@ class EngineVersusModel(RuleBasedStateMachine):
             everything = action == "close_all"
             self.both(lambda: self.ex.expire_session(SYM, now, everything),
                       lambda: self.model.expire_session(now, everything))
+        elif action in ("disable", "enable"):
+            # As the server disables a user: the flag, then a cancel_all of the book.
+            disabled = action == "disable"
+            self.ex.apply(SetDisabled(now, "admin", user, disabled))
+            if disabled:
+                self.model.disabled.add(user)
+                self.both(lambda: self.ex.cancel_all(user, SYM, now),
+                          lambda: self.model.cancel_all(user, now))
+            else:
+                self.model.disabled.discard(user)
         elif action == "deposit":
             self.ex.deposit(user, amount)
             self.model.cash[user] += amount
