@@ -9,11 +9,13 @@ nothing). What else happens around a record:
   threads (scrypt, tens of milliseconds: never on the event loop) and records only the
   hash. The clear token is in the reply and nowhere else. The request's place in the
   session's order is kept, and the session's later requests wait for it, as for a login.
-* ``disable_user`` records the flag, ends the user's sessions (each answers what it owes,
-  then closes), then cancels the user's live orders with one ``cancel_all`` per book, sent
-  to each book's actor as a ``cancel_all`` request is: each book's owner cancels its own.
-  The flag is applied first, so an order of the user still in an actor's queue is refused
-  when it runs, before the cancel behind it.
+* ``disable_user`` records the flag, then cancels the user's live orders with one
+  ``cancel_all`` per book, sent to each book's actor as a ``cancel_all`` request is: each
+  book's owner cancels its own, and the user's sessions hear each cancel. Once every book
+  has answered, the user's sessions are ended (each answers what it owes, is told why,
+  and closes) and the administrator gets the reply. The flag is applied first, so an
+  order of the user still in an actor's queue, or sent meanwhile, is refused when it
+  runs, and no new login succeeds.
 * ``add_symbol`` starts the new book's actor at once and tells the front-ends that keep a
   table of symbols (``symbol_listeners``).
 """
@@ -224,12 +226,23 @@ class AccountAdminOps(GatewayCore):
                 session.fulfil(slot, refusal("bad_request",
                                              "internal error; the request was not run"))
                 return
-            ended = self.end_sessions_of(target)
-            log.info("user %r disabled by %r; %d sessions ended", target, admin, ended)
-            done = self._gather(len(actors), lambda ids: session.fulfil(
-                slot, R.UserDisabled(user=target, count=len(ids), order_ids=ids)))
+
+            def finish(ids: list[int]) -> None:
+                ended = self.end_sessions_of(target)
+                log.info("user %r disabled by %r: %d orders canceled, %d sessions ended",
+                         target, admin, len(ids), ended)
+                session.fulfil(slot, R.UserDisabled(user=target, count=len(ids),
+                                                    order_ids=ids))
+
+            def finished(ids: list[int]) -> None:
+                # The last book calls this before it tells of its own cancels: end the
+                # sessions after that, so that they hear every cancel first.
+                assert self.loop is not None
+                self.loop.call_soon(finish, ids)
+            done = self._gather(len(actors), finished)
             for actor in actors:
-                actor.submit(actor.do_cancel_all, None, None, msg, (target, done))
+                # Sent as this session's request: the user's sessions hear each cancel.
+                actor.submit(actor.do_cancel_all, session, None, msg, (target, done))
         # Like close_market, it waits for this session's earlier requests, and it needs a
         # book's actor only to exist (each one gets its part).
         self._route(session, msg, lambda user: next(iter(self.actors.values())), send,
@@ -237,10 +250,13 @@ class AccountAdminOps(GatewayCore):
 
     def end_sessions_of(self, user: str) -> int:
         """End every session logged in as ``user``: nothing more is read from it, what it
-        owes is answered, then it closes. The number of sessions ended."""
+        owes is answered, then a line says why and it closes. The number ended."""
         sessions = list(self.user_sessions.get(user, ()))
+        notice = refusal("auth_failed", "user: the account was disabled by an "
+                         "administrator; this session is closed")
         for other in sessions:
             other.end_input()
+            other.push(notice)
             other.close_after_flush()
         return len(sessions)
 

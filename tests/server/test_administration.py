@@ -7,6 +7,7 @@ refused to everyone else."""
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -159,9 +160,13 @@ async def test_a_disabled_user_is_logged_out_refused_and_has_no_orders(
     reply = await admin.request("disable_user", ref="d", user="alice")
     assert reply == {"type": "user_disabled", "user": "alice", "count": 4,
                      "order_ids": sorted([a1, a2, a3, paused]), "ref": "d"}
-    # Both of her sessions are ended.
-    await alice.expect_closed()
-    await other.expect_closed()
+    # Both of her sessions hear each cancel, then why they are closed, and are closed.
+    for conn in (alice, other):
+        told = [json.loads(line) for line in (await conn.expect_closed()).splitlines()]
+        assert sorted(m["order"]["order_id"] for m in told if m["type"] == "canceled") == (
+            sorted([a1, a2, a3, paused]))
+        assert told[-1] == {"type": "error", "code": "auth_failed", "message": (
+            "user: the account was disabled by an administrator; this session is closed")}
     # Her login is refused, saying why, on a right token only.
     again = await Conn.open(addr)
     refused = await again.request("login", user="alice", token="alice-token")
