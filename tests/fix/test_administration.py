@@ -17,8 +17,11 @@ async def test_a_disabled_user_is_logged_off_and_refused_on_fix(fix_server: FixS
     admin = await connect(fix_server.addr, "admin")
     reply = await admin.request("disable_user", user="alice")
     assert reply["type"] == "user_disabled" and reply["order_ids"] == [order_id]
-    told = await alice.closed()  # the cancel's report, then the close
-    assert [(m.type, m[150], m[37]) for m in told] == [("8", "4", str(order_id))]
+    told = await alice.closed()  # the cancel's report, a Logout saying why, the close
+    assert [(m.type, m.get(150), m.get(37)) for m in told] == [
+        ("8", "4", str(order_id)), ("5", None, None)]
+    assert told[1][58] == ("auth_failed: user: the account was disabled by an "
+                           "administrator; this session is closed")
     bob = await connect(fix_server.addr, "bob")
     assert (await bob.request("book", symbol="AAPL"))["bids"] == []
     again = await FixClient.open(fix_server.fix, "alice")

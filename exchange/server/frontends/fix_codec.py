@@ -632,7 +632,9 @@ class Encoder:
             return self._last_data
         kind = type(event)
         order = getattr(event, "order", None)
-        if order is None:
+        if kind is R.Error:  # the gateway ends the session (its user was disabled)
+            data = W.body(W.LOGOUT, (W.TEXT, f"{event.code}: {event.message}"))
+        elif order is None:
             data = b""  # a stream message: FIX sessions subscribe to none
         else:
             cl = self.ids_of(order.user).current(order)
