@@ -20,11 +20,12 @@ import msgspec
 
 from exchange.core.limits import ExposureLimits
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 """The record version :func:`encode` writes; :func:`decode` reads it and every earlier one.
 
 Version 2 added ``limits`` (the exposure limits in force); version 1 had none, and reads
-as a snapshot with no limits set."""
+as a snapshot with no limits set. Version 3 added, in one block, ``two_factor``,
+``watchlists`` and ``symbol_names``; versions 1 and 2 read as having none."""
 
 SideName = Literal["buy", "sell"]
 Status = Literal["pending", "accepted", "partially_filled", "filled", "canceled", "expired",
@@ -213,11 +214,35 @@ class SnapshotV1(msgspec.Struct, forbid_unknown_fields=True):
     fills: dict[str, list[FillRecord]]
 
 
-class Snapshot(SnapshotV1, forbid_unknown_fields=True):
-    """The whole exchange, as version 2 has it: version 1 and ``limits``."""
+class SnapshotV2(SnapshotV1, forbid_unknown_fields=True):
+    """Version 2 of the whole exchange: version 1 and ``limits``."""
 
     limits: LimitsRecord = msgspec.field(default_factory=lambda: LimitsRecord())
     """The exposure limits in force (version 2)."""
+
+
+# -- version 3: two-factor login, watchlists and symbol names -------------------------------
+
+class TwoFactorRecord(msgspec.Struct, array_like=True):
+    """One user's two-factor login: the TOTP secret (base32), whether logins need a
+    code, and the step of the last code accepted."""
+
+    user: str
+    secret: str
+    enabled: bool
+    last_step: int
+
+
+class Snapshot(SnapshotV2, forbid_unknown_fields=True):
+    """The whole exchange, as version 3 has it: version 2 and the fields below."""
+
+    # -- two-factor login, watchlists and symbol names (version 3) --
+    two_factor: list[TwoFactorRecord] = msgspec.field(default_factory=list)
+    """Users who set up two-factor login, in account order."""
+    watchlists: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Each user's watchlist, symbols in the order added (users without one left out)."""
+    symbol_names: dict[str, str] = msgspec.field(default_factory=dict)
+    """Display names of the symbols that have one."""
 
 
 class _Version(msgspec.Struct):
@@ -229,7 +254,8 @@ class _Version(msgspec.Struct):
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODERS: dict[int, msgspec.msgpack.Decoder[Any]] = {
     1: msgspec.msgpack.Decoder(SnapshotV1),
-    2: msgspec.msgpack.Decoder(Snapshot),
+    2: msgspec.msgpack.Decoder(SnapshotV2),
+    3: msgspec.msgpack.Decoder(Snapshot),
 }
 _VERSION = msgspec.msgpack.Decoder(_Version)
 
@@ -253,7 +279,7 @@ def decode(data: bytes | memoryview) -> Snapshot:
         record = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SnapshotError(f"malformed version {version} snapshot: {exc}") from None
-    if type(record) is SnapshotV1:  # version 1: the same state, and no limits
+    if type(record) is not Snapshot:  # an earlier version: what it has; defaults for the rest
         return Snapshot(**{**msgspec.structs.asdict(record), "version": SNAPSHOT_VERSION})
     snapshot: Snapshot = record
     return snapshot

@@ -79,6 +79,18 @@ def run_script(ex: Exchange) -> list[C.Command]:
                    {"bob": ExposureLimits(max_position={SYM: 2_000})}))
     do(place(t + 701, "alice", "buy", 11, 100))  # rejected: max_order_notional
     do(place(t + 702, "bob", "buy", 5, 100))  # bob has his own limits
+    # two-factor login and watchlists
+    do(C.TwoFactor(t + 800, "alice", "JBSWY3DPEHPK3PXP", False, 0))
+    do(C.TwoFactor(t + 801, "alice", "JBSWY3DPEHPK3PXP", True, 12345))
+    do(C.TwoFactor(t + 802, "bob", "KRSXG5CTMVRXEZLU", False, 0))
+    do(C.TwoFactor(t + 803, "bob", "", False, 0))  # bob turned it off again
+    do(C.TwoFactor(t + 804, "nobody", "KRSXG5CTMVRXEZLU", False, 0))  # refused: no user
+    do(C.Watch(t + 810, "alice", OTHER, True))
+    do(C.Watch(t + 811, "alice", SYM, True))
+    do(C.Watch(t + 812, "bob", SYM, True))
+    do(C.Watch(t + 813, "bob", SYM, False))
+    do(C.Watch(t + 814, "carol", SYM, False))  # refused: not on carol's watchlist
+    do(C.Watch(t + 815, "carol", "NOPE", True))  # refused: unknown symbol
     return ran
 
 
@@ -102,5 +114,7 @@ def state(ex: Exchange) -> dict[str, Any]:
              for user in USERS}
     return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
             "market_open": ex.market_open, "limits": ex.exposure_limits(),
+            "two_factor": {u: ex.two_factor_of(u) for u in USERS},
+            "watchlists": {u: ex.watchlist(u) for u in USERS},
             "next_order_id": ex.next_order_id,
             "next_trade_id": ex.next_trade_id}

@@ -38,6 +38,8 @@ SAMPLES: list[C.Command] = [
     C.Deposit(T0, "alice", 100),
     C.Withdraw(T0, "alice", 100),
     C.SetLimits(T0, "", ExposureLimits(1_000, {SYM: 5}, None), {"bob": ExposureLimits()}),
+    C.TwoFactor(T0, "alice", "JBSWY3DPEHPK3PXP", True, 59_000_000),
+    C.Watch(T0, "alice", SYM, True),
 ]
 
 # (record, the journal tuple the server wrote for it before the records existed)
@@ -58,7 +60,8 @@ def test_the_samples_and_the_union_cover_every_record_type() -> None:
     assert [type(s) for s in SAMPLES] == list(C.COMMANDS) == list(get_args(C.Command))
     assert sorted(C.BY_TAG) == sorted(["place", "modify", "cancel", "pause", "resume",
                                        "cancel_all", "expire", "expire_session", "halt",
-                                       "market_open", "deposit", "withdraw", "set_limits"])
+                                       "market_open", "deposit", "withdraw", "set_limits",
+                                       "two_factor", "watch"])
 
 
 @pytest.mark.parametrize("cmd", SAMPLES, ids=lambda c: type(c).__name__)
@@ -153,6 +156,10 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.withdraw(c.user, c.amount)
                 case C.SetLimits():
                     by_method.set_exposure_limits(c.default, c.per_user)
+                case C.TwoFactor():
+                    by_method.set_two_factor(c.user, c.secret, c.enabled, c.last_step)
+                case C.Watch():
+                    by_method.watch(c.user, c.symbol, c.on)
     assert state(by_method) == state(by_apply)
 
 

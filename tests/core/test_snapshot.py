@@ -225,7 +225,7 @@ def test_queue_order_stops_expiries_and_ids_survive() -> None:
 
 def test_the_record_describes_state_not_attributes() -> None:
     record = capture(busy())
-    assert record.version == SNAPSHOT_VERSION == 2
+    assert record.version == SNAPSHOT_VERSION == 3
     by_symbol = {s.spec.symbol: s for s in record.symbols}
     aapl, msft = by_symbol[SYM], by_symbol[OTHER]
     assert (aapl.spec.tick_size, aapl.spec.price_band, msft.spec.lot_size) == ("0.01", "1/2",
@@ -251,7 +251,7 @@ def _edited(change: Callable[[dict[str, Any]], None]) -> bytes:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    (lambda d: d.update(version=3), "version 3 is not known"),
+    (lambda d: d.update(version=4), "version 4 is not known"),
     (lambda d: d.update(version="1"), "not a snapshot record"),
     (lambda d: d.pop("orders"), "missing required field `orders`"),
     (lambda d: d.update(surprise=1), "unknown field `surprise`"),
