@@ -210,21 +210,35 @@ class Views:
         return text.rstrip("0").rstrip(".") if "." in text else text
 
     def symbols(self) -> R.SymbolsReply:
+        return R.SymbolsReply(symbols=[self.symbol_info(symbol) for symbol in self.specs])
+
+    def status(self, symbol: str) -> str:
+        """A symbol's trading state: ``open``, ``halted`` or ``closed`` (the market)."""
         ex = self.exchange
-        rows = []
-        for symbol, spec in self.specs.items():
-            status = "halted" if ex.halted(symbol) else (
-                "open" if ex.market_open else "closed")
-            band = spec.price_band
-            rows.append(R.SymbolInfo(
-                symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
-                lot_size=f"{spec.lot_size.normalize():f}",
-                last=self.price(spec, ex.last_price(symbol)), status=status,
-                max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
-                reference_price=self.price(spec, spec.reference_price),
-                price_band=None if band is None else
-                f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}"))
-        return R.SymbolsReply(symbols=rows)
+        return "halted" if ex.halted(symbol) else ("open" if ex.market_open else "closed")
+
+    def symbol_info(self, symbol: str) -> R.SymbolInfo:
+        """One row of the ``symbols`` reply (and of ``search``)."""
+        spec = self.specs[symbol]
+        band = spec.price_band
+        return R.SymbolInfo(
+            symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
+            lot_size=f"{spec.lot_size.normalize():f}",
+            last=self.price(spec, self.exchange.last_price(symbol)),
+            status=self.status(symbol),
+            max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
+            reference_price=self.price(spec, spec.reference_price),
+            price_band=None if band is None else
+            f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}",
+            name=spec.display_name)
+
+    def watch_entry(self, symbol: str) -> R.WatchEntry:
+        """One row of a watchlist: the symbol's name, state and quote."""
+        q = self.quote(symbol)
+        return R.WatchEntry(
+            symbol=symbol, name=self.specs[symbol].display_name, status=self.status(symbol),
+            bid=q.bid, bid_qty=q.bid_qty, ask=q.ask, ask_qty=q.ask_qty, last=q.last,
+            open=q.open, high=q.high, low=q.low, volume=q.volume)
 
     # -- requests to integers ---------------------------------------------------------------
     # The one place where a request's decimals become engine integers, and so the one place

@@ -78,6 +78,16 @@ REQUESTS: list[m.Request] = [
     m.CloseMarket(expire="all"),
     m.OpenMarket(),
     m.Stats(),
+    # two-factor login, watchlists and symbol search
+    m.Login(user="alice", token="alice-token", otp="012345"),
+    m.OtpSetup(),
+    m.OtpEnable(code="123456"),
+    m.OtpDisable(code="000001", ref=9),
+    m.Watchlist(),
+    m.Watch(symbol="AAPL"),
+    m.Unwatch(symbol="BTC-USD"),
+    m.Search(query="apple"),
+    m.Search(query="bitcoin us", limit=5),
 ]
 
 ORDER = r.Order(
@@ -220,4 +230,45 @@ REPLIES: list[r.Reply] = [
     r.BookUpdate(symbol="AAPL", seq=8, bids=[("150.20", "0")], asks=[("150.30", "7")]),
     r.AlertEvent(alert_id=1, symbol="AAPL", last="160.00"),
     r.RiskAlertEvent(limit="max_position", symbol="AAPL", used="900", max="1000"),
+    # two-factor login, watchlists and symbol search
+    r.OtpSetupReply(
+        secret="JBSWY3DPEHPK3PXP",
+        uri="otpauth://totp/Exchange:alice?secret=JBSWY3DPEHPK3PXP&issuer=Exchange"
+        "&algorithm=SHA1&digits=6&period=30",
+        digits=6,
+        period=30,
+    ),
+    r.OtpEnabled(ref=1),
+    r.OtpDisabled(),
+    r.WatchlistReply(
+        symbols=[
+            r.WatchEntry(
+                symbol="AAPL",
+                name="Apple Inc.",
+                status="open",
+                bid="150.20",
+                bid_qty="10",
+                ask=None,
+                ask_qty=None,
+                last="150.20",
+                open="150.00",
+                high="150.30",
+                low="149.90",
+                volume="1200",
+            )
+        ]
+    ),
+    r.WatchlistReply(symbols=[]),
+    r.SearchReply(
+        symbols=[
+            r.SymbolInfo(
+                symbol="AAPL",
+                tick_size="0.01",
+                lot_size="1",
+                last=None,
+                status="open",
+                name="Apple Inc.",
+            )
+        ]
+    ),
 ]
