@@ -27,7 +27,10 @@ import struct
 from typing import Final
 from urllib.parse import quote, urlencode
 
-DIGITS: Final = 6
+from protocol.fields import OTP_DIGITS
+
+DIGITS: Final = OTP_DIGITS
+"""Digits of a code (the protocol's `otp` and `code` fields are exactly this long)."""
 PERIOD: Final = 30
 """Seconds per step."""
 DRIFT: Final = 1
