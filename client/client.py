@@ -7,7 +7,7 @@ import itertools
 import logging
 import random
 import ssl as ssl_module
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from types import TracebackType
 from typing import Any, Final
 
@@ -57,6 +57,7 @@ class Client(Commands):
         max_line: int = DEFAULT_MAX_LINE,
         ssl: ssl_module.SSLContext | bool | None = None,
         server_hostname: str | None = None,
+        otp: Callable[[], str] | None = None,
     ) -> None:
         """Prefer `Client.connect`, which also opens the connection (see its parameters)."""
         if (user is None) != (token is None):
@@ -74,6 +75,8 @@ class Client(Commands):
         self._max_line = max_line
         self._ssl = ssl
         self._server_hostname = server_hostname
+        self._otp = otp
+        self._last_otp: str | None = None
         self._refs = itertools.count(1)
         self._conn: Connection | None = None
         # Set while a connection is usable, or once the client is closed for good, so that a
@@ -107,6 +110,7 @@ class Client(Commands):
         max_line: int = DEFAULT_MAX_LINE,
         ssl: ssl_module.SSLContext | bool | None = None,
         server_hostname: str | None = None,
+        otp: Callable[[], str] | None = None,
     ) -> _Connecting:
         """Connect (and log in when `user` and `token` are given).
 
@@ -125,6 +129,10 @@ class Client(Commands):
           `ssl.create_default_context(cafile=...)` for a private CA); None: plain TCP.
           `server_hostname`: the name to verify when it is not `host`. Reconnections use
           the same.
+        - `otp`: for a user with two-factor login on, a function that returns the current
+          one-time code (`pyotp.TOTP(secret).now`, say), called for every login, those
+          after a reconnect included. A code is accepted once: a login that would repeat
+          the last code sent waits for the next one (at most 30 s, within `timeout`).
         """
         client = cls(
             host,
@@ -140,6 +148,7 @@ class Client(Commands):
             max_line=max_line,
             ssl=ssl,
             server_hostname=server_hostname,
+            otp=otp,
         )
         return _Connecting(client)
 
@@ -277,10 +286,13 @@ class Client(Commands):
 
     # --- session state the client renews after a reconnect -------------------------------
 
-    async def login(self, user: str, token: str) -> r.Welcome:
-        """Log in; on success the credentials are kept for logging in after a reconnect."""
-        welcome = await super().login(user, token)
+    async def login(self, user: str, token: str, otp: str | None = None) -> r.Welcome:
+        """Log in; on success the credentials are kept for logging in after a reconnect
+        (a reconnect with two-factor login on needs the `otp` function of `connect`)."""
+        welcome = await super().login(user, token, otp)
         self._credentials = (user, token)
+        if otp is not None:
+            self._last_otp = otp
         return welcome
 
     async def subscribe(self, channel: Channel, symbol: str) -> r.Subscribed:
@@ -316,9 +328,22 @@ class Client(Commands):
         """Log in and renew the subscriptions on a new connection."""
         if self._credentials is not None:
             user, token = self._credentials
-            await self._call_on(conn, m.Login(user=user, token=token))
+            otp = await self._fresh_otp()
+            await self._call_on(conn, m.Login(user=user, token=token, otp=otp))
         for channel, symbol in sorted(self._subscriptions):
             await self._call_on(conn, m.Subscribe(channel=channel, symbol=symbol))
+
+    async def _fresh_otp(self) -> str | None:
+        """The current one-time code, once it differs from the last one sent (the server
+        accepts each code once)."""
+        if self._otp is None:
+            return None
+        while True:
+            code = self._otp()
+            if code != self._last_otp:
+                self._last_otp = code
+                return code
+            await asyncio.sleep(0.5)
 
     # --- reconnecting -------------------------------------------------------------------
 

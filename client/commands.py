@@ -90,9 +90,10 @@ class Commands(ABC):
 
     # --- session ------------------------------------------------------------------------
 
-    async def login(self, user: str, token: str) -> r.Welcome:
-        """Log this session in as `user` (raises `AuthFailedError`)."""
-        return await self._call(build(m.Login, user=user, token=token), r.Welcome)
+    async def login(self, user: str, token: str, otp: str | None = None) -> r.Welcome:
+        """Log this session in as `user` (raises `AuthFailedError`); `otp` is the current
+        one-time code, for a user who turned two-factor login on."""
+        return await self._call(build(m.Login, user=user, token=token, otp=otp), r.Welcome)
 
     async def ping(self) -> r.Pong:
         return await self._call(m.Ping(), r.Pong)
@@ -343,3 +344,34 @@ class Commands(ABC):
             max_qty=to_decimal(max_qty, "max_qty"),
         )
         return await self._call(request, r.SymbolAdded)
+    # --- two-factor login, watchlists and symbol search -----------------------------------
+
+    async def otp_setup(self) -> r.OtpSetupReply:
+        """A new two-factor secret and its `otpauth://` URI (for an authenticator app).
+        Two-factor login stays off until `otp_enable` with a code of this secret."""
+        return await self._call(m.OtpSetup(), r.OtpSetupReply)
+
+    async def otp_enable(self, code: str) -> r.OtpEnabled:
+        """Turn two-factor login on; `code` is a current code of the secret set up (a
+        wrong one raises `AuthFailedError`). From then on `login` needs `otp`."""
+        return await self._call(build(m.OtpEnable, code=code), r.OtpEnabled)
+
+    async def otp_disable(self, code: str) -> r.OtpDisabled:
+        """Turn two-factor login off, with a current code."""
+        return await self._call(build(m.OtpDisable, code=code), r.OtpDisabled)
+
+    async def watchlist(self) -> r.WatchlistReply:
+        """The user's watchlist, each symbol with its quote, in the order added."""
+        return await self._call(m.Watchlist(), r.WatchlistReply)
+
+    async def watch(self, symbol: str) -> r.WatchlistReply:
+        """Add `symbol` to the watchlist (already there: nothing changes); the new list."""
+        return await self._call(build(m.Watch, symbol=symbol), r.WatchlistReply)
+
+    async def unwatch(self, symbol: str) -> r.WatchlistReply:
+        """Take `symbol` off the watchlist; the new list."""
+        return await self._call(build(m.Unwatch, symbol=symbol), r.WatchlistReply)
+
+    async def search(self, query: str, limit: int = 20) -> r.SearchReply:
+        """Symbols by prefix of the symbol or by words of their name, best match first."""
+        return await self._call(build(m.Search, query=query, limit=limit), r.SearchReply)

@@ -94,6 +94,16 @@ TtlMs = Annotated[int, Meta(gt=0, le=MAX_TTL_MS)]
 Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""
 
+# -- two-factor login and symbol search --
+OTP_DIGITS: Final = 6
+OtpCode = Annotated[str, Meta(pattern=f"^[0-9]{{{OTP_DIGITS}}}$")]
+"""A one-time code: exactly six ASCII digits, as an authenticator app shows it (a string,
+so that a leading zero is kept)."""
+MAX_SEARCH_LEN: Final = 64
+SearchQuery = Annotated[str, Meta(min_length=1, max_length=MAX_SEARCH_LEN)]
+"""What `search` looks for: a symbol's prefix or words of its name; short, since every
+symbol is compared with it."""
+
 
 # --- exact decimals -----------------------------------------------------------------------
 

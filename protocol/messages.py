@@ -30,9 +30,11 @@ from protocol.fields import (
     OrderId,
     OrderKind,
     OrdersFilter,
+    OtpCode,
     ProfileText,
     Ref,
     Rows,
+    SearchQuery,
     Side,
     Stp,
     Symbol,
@@ -57,8 +59,11 @@ class RequestBase(
 
 
 class Login(RequestBase, tag="login"):
+    """`otp`: the current one-time code, for a user who turned two-factor login on."""
+
     user: UserName
     token: Token
+    otp: OtpCode | None = None
 
 
 class Ping(RequestBase, tag="ping"):
@@ -372,6 +377,47 @@ class AddSymbol(RequestBase, tag="add_symbol"):
             value = getattr(self, name)
             if value is not None:
                 setattr(self, name, check_decimal(value, name))
+# --- two-factor login, watchlists and symbol search ----------------------------------------
+
+
+class OtpSetup(RequestBase, tag="otp_setup"):
+    """A new TOTP secret for the user (two-factor login stays off until `otp_enable`)."""
+
+
+class OtpEnable(RequestBase, tag="otp_enable"):
+    """Turn two-factor login on, with a current code of the secret set up."""
+
+    code: OtpCode
+
+
+class OtpDisable(RequestBase, tag="otp_disable"):
+    """Turn two-factor login off, with a current code."""
+
+    code: OtpCode
+
+
+class Watchlist(RequestBase, tag="watchlist"):
+    pass
+
+
+class Watch(RequestBase, tag="watch"):
+    symbol: Symbol
+
+
+class Unwatch(RequestBase, tag="unwatch"):
+    symbol: Symbol
+
+
+class Search(RequestBase, tag="search"):
+    """Symbols whose symbol starts with `query`, or whose name has words starting with
+    each of its words."""
+
+    query: SearchQuery
+    limit: Rows = 20
+
+    def __post_init__(self) -> None:
+        if not self.query.strip():
+            raise ValueError("Expected a non-blank `query` - at `$.query`")
 
 
 Request = (
@@ -412,6 +458,14 @@ Request = (
     | DisableUser
     | EnableUser
     | AddSymbol
+    # two-factor login, watchlists and symbol search
+    | OtpSetup
+    | OtpEnable
+    | OtpDisable
+    | Watchlist
+    | Watch
+    | Unwatch
+    | Search
 )
 """Every client-to-server message, tagged by its `op` field."""
 

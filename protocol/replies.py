@@ -116,6 +116,26 @@ class SymbolInfo(Struct, kw_only=True):
     reference_price: str | None = None
     price_band: str | None = None
     """The relative half-width of the price band, e.g. "0.1" for +-10%; None: no band."""
+    name: str = ""
+    """The display name ("Apple Inc."); the symbol itself when the config gives none."""
+
+
+class WatchEntry(Struct, kw_only=True):
+    """One symbol of a watchlist: its name, trading state and quote (the `quote` reply's
+    fields)."""
+
+    symbol: str
+    name: str
+    status: str
+    bid: str | None
+    bid_qty: str | None
+    ask: str | None
+    ask_qty: str | None
+    last: str | None
+    open: str | None
+    high: str | None
+    low: str | None
+    volume: str
 
 
 class Candle(Struct, kw_only=True):
@@ -367,6 +387,36 @@ class UserEnabled(ReplyBase, tag="user_enabled"):
 
 class SymbolAdded(ReplyBase, tag="symbol_added"):
     symbol: SymbolInfo
+# --- two-factor login, watchlists and symbol search ----------------------------------------
+
+
+class OtpSetupReply(ReplyBase, tag="otp_setup"):
+    """The new secret (base32) and its `otpauth://` URI: the only message that ever
+    carries the secret."""
+
+    secret: str
+    uri: str
+    digits: int
+    period: int
+
+
+class OtpEnabled(ReplyBase, tag="otp_enabled"):
+    pass
+
+
+class OtpDisabled(ReplyBase, tag="otp_disabled"):
+    pass
+
+
+class WatchlistReply(ReplyBase, tag="watchlist"):
+    """The reply to `watchlist`, `watch` and `unwatch`: the whole list, in the order the
+    symbols were added, each with its quote."""
+
+    symbols: list[WatchEntry]
+
+
+class SearchReply(ReplyBase, tag="search"):
+    symbols: list[SymbolInfo]
 
 
 # --- events -----------------------------------------------------------------------------
@@ -459,6 +509,12 @@ Reply = (
     | UserDisabled
     | UserEnabled
     | SymbolAdded
+    # two-factor login, watchlists and symbol search
+    | OtpSetupReply
+    | OtpEnabled
+    | OtpDisabled
+    | WatchlistReply
+    | SearchReply
 )
 """Every server-to-client message, tagged by its `type` field."""
 

@@ -110,9 +110,12 @@ def _no_args(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
 
 
 def _login(args: list[str]) -> Parsed:
-    if len(args) != 2:
-        raise _Usage("expected a user and a token")
-    return m.Login, {"user": args[0], "token": args[1]}
+    if len(args) not in (2, 3):
+        raise _Usage("expected a user and a token (and the one-time code, with two-factor login)")
+    fields: Fields = {"user": args[0], "token": args[1]}
+    if len(args) == 3:
+        fields["otp"] = args[2]
+    return m.Login, fields
 
 
 _TIF_WORDS: Final = frozenset({"gtc", "ioc", "fok", "day", "gtd"})
@@ -352,6 +355,18 @@ def _user(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
     return parse
 
 
+# -- two-factor login, watchlists and symbol search --
+
+
+def _code(cls: type[m.RequestBase]) -> Callable[[list[str]], Parsed]:
+    def parse(args: list[str]) -> Parsed:
+        if len(args) != 1:
+            raise _Usage("expected the 6-digit code of your authenticator app")
+        return cls, {"code": args[0]}
+
+    return parse
+
+
 _SYMBOL_OPTIONS: Final = {"ref": "reference_price", "band": "price_band",
                           "max_price": "max_price", "max_qty": "max_qty"}
 
@@ -373,11 +388,27 @@ def _add_symbol(args: list[str]) -> Parsed:
 
 _QUOTED: Final = frozenset({"create_user", "update_profile"})
 """Commands whose values may be quoted (`name="Dora Explorer"`): a name has blanks."""
+def _search(args: list[str]) -> Parsed:
+    """`search WORDS... [limit=N]`: the words, joined by one blank, are the query."""
+    fields: Fields = {}
+    words = []
+    for word in args:
+        option = _option(word)
+        if option is not None and option[0] == "limit":
+            if "limit" in fields:
+                raise _Usage("limit= given twice")
+            fields["limit"] = _whole(option[1], "limit")
+        else:
+            words.append(word)
+    if not words:
+        raise _Usage("expected words to look for")
+    fields["query"] = " ".join(words)
+    return m.Search, fields
 
 
 # command word -> (parser, usage)
 _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
-    "login": (_login, "login USER TOKEN"),
+    "login": (_login, "login USER TOKEN [CODE]"),
     "ping": (_no_args(m.Ping), "ping"),
     "help": (_no_args(m.Help), "help"),
     "quit": (_no_args(m.Quit), "quit"),
@@ -428,11 +459,19 @@ _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
         _add_symbol,
         "add_symbol SYMBOL TICK LOT [ref=PRICE] [band=FRACTION] [max_price=P] [max_qty=Q]",
     ),
+    # two-factor login, watchlists and symbol search
+    "otp_setup": (_no_args(m.OtpSetup), "otp_setup"),
+    "otp_enable": (_code(m.OtpEnable), "otp_enable CODE"),
+    "otp_disable": (_code(m.OtpDisable), "otp_disable CODE"),
+    "watchlist": (_no_args(m.Watchlist), "watchlist"),
+    "watch": (_symbol_then(m.Watch), "watch SYMBOL"),
+    "unwatch": (_symbol_then(m.Unwatch), "unwatch SYMBOL"),
+    "search": (_search, "search WORDS... [limit=N]"),
 }
 COMMAND_WORDS: Final[frozenset[str]] = frozenset(_COMMANDS)
 
 HELP_COMMANDS: Final[tuple[str, ...]] = (
-    "login USER TOKEN",
+    "login USER TOKEN [CODE]   CODE: the one-time code, once two-factor login is on",
     "buy|sell SYMBOL QTY [@] PRICE [gtc|ioc|fok|day] [options]   limit order (the @ is optional)",
     "buy|sell SYMBOL QTY market   market order",
     "buy|sell SYMBOL QTY stop=STOP [limit=PRICE]   stop, or stop-limit",
@@ -475,6 +514,14 @@ HELP_COMMANDS: Final[tuple[str, ...]] = (
     "disable_user USER   administrators only: ends their sessions, cancels their orders",
     "enable_user USER   administrators only",
     "add_symbol SYMBOL TICK LOT [ref=P] [band=F] [max_price=P] [max_qty=Q]   administrators only",
+    # two-factor login, watchlists and symbol search
+    "otp_setup   a new two-factor secret and its otpauth:// URI (for an authenticator app)",
+    "otp_enable CODE   turn two-factor login on with a code of the new secret",
+    "otp_disable CODE   turn two-factor login off",
+    "watchlist   your watchlist, each symbol with its quote",
+    "watch SYMBOL",
+    "unwatch SYMBOL",
+    "search WORDS... [limit=N]   symbols by prefix, or by words of their name",
 )
 """The `help` reply's `commands`: one command a line, no line breaks inside, so that the
 JSON line a person sees at `nc` lists each command as its own string."""
@@ -485,7 +532,8 @@ HELP_SUMMARY: Final = (
     "150.25; every command gets the JSON reply of the JSON request it stands for, and JSON "
     "lines work too. The commands: login, buy, sell, modify, cancel, pause, resume, status, "
     "orders, fills, balance, portfolio, deposit, withdraw, symbols, book, quote, trades, "
-    "candles, subscribe, unsubscribe, alert, ping, help, quit, profile, update_profile; "
+    "candles, subscribe, unsubscribe, alert, ping, help, quit, profile, update_profile, "
+    "otp_setup, otp_enable, otp_disable, watchlist, watch, unwatch, search; "
     "administrators also halt, resume_trading, close_market, open_market, stats, "
     "create_user, disable_user, enable_user, add_symbol; see `commands`."
 )

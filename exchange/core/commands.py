@@ -182,19 +182,43 @@ class AddSymbol(CommandRecord, tag="add_symbol", frozen=True):
     price_band: str | None
     max_price: str | None
     max_qty: str | None
+# -- two-factor login and watchlists -------------------------------------------------------
+
+class TwoFactor(CommandRecord, tag="two_factor", frozen=True):
+    """The user's two-factor login from now on (:mod:`exchange.core.two_factor`): set up
+    (a new ``secret``, not ``enabled``), enabled, a code used (``last_step``: the step of
+    the code accepted, never accepted again), or turned off (``secret`` empty). The server
+    checks the codes before it records one; the record is the outcome."""
+
+    user: str
+    secret: str
+    enabled: bool
+    last_step: int
+
+
+class Watch(CommandRecord, tag="watch", frozen=True):
+    """Add ``symbol`` to the user's watchlist (``on``) or take it off."""
+
+    user: str
+    symbol: str
+    on: bool
 
 
 Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Expire
                       | ExpireSession | Halt | MarketOpen | Deposit | Withdraw | SetLimits
                       # account administration and profiles
-                      | CreateUser | UpdateProfile | SetDisabled | AddSymbol)
+                      | CreateUser | UpdateProfile | SetDisabled | AddSymbol
+                      # two-factor login and watchlists
+                      | TwoFactor | Watch)
 """Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
 
 COMMANDS: tuple[type[Command], ...] = (
     Place, Modify, Cancel, Pause, Resume, CancelAll, Expire, ExpireSession, Halt,
     MarketOpen, Deposit, Withdraw, SetLimits,
     # account administration and profiles
-    CreateUser, UpdateProfile, SetDisabled, AddSymbol)
+    CreateUser, UpdateProfile, SetDisabled, AddSymbol,
+    # two-factor login and watchlists
+    TwoFactor, Watch)
 """Every command record type, in the union's order."""
 
 BY_TAG: dict[str, type[Command]] = {

@@ -47,7 +47,9 @@ from exchange.core.commands import (
     Resume,
     SetDisabled,
     SetLimits,
+    TwoFactor,
     UpdateProfile,
+    Watch,
     Withdraw,
 )
 from exchange.core.invariants import check_invariants
@@ -76,6 +78,8 @@ from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, T
 from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, ExposureLimits, Risk, RiskAlert
 from exchange.core.store import MemoryStore, Store
 from exchange.core.symbols import INT64_MAX, Money, SymbolSpec, cash_decimals_for
+from exchange.core.two_factor import TwoFactorBook, TwoFactorState
+from exchange.core.watchlists import Watchlists
 
 if TYPE_CHECKING:
     from exchange.core.interface import Engine
@@ -109,6 +113,10 @@ class Exchange(OrderLifecycle):
             self.books[spec.symbol] = OrderBook(spec)
             self.market[spec.symbol] = MarketData()
         self.market_open = True
+        # two-factor login and watchlists: per-user state beside the accounts, which the
+        # order path never reads
+        self.two_factor: TwoFactorBook = TwoFactorBook()
+        self.watchlists: Watchlists = Watchlists()
 
     @property
     def accounts(self) -> Accounts:
@@ -528,6 +536,28 @@ class Exchange(OrderLifecycle):
         if account is None:
             raise CommandError("bad_request", f"user: no such user {user!r}")
         return account
+    # -- two-factor login and watchlists ------------------------------------------------
+    def two_factor_of(self, user: str) -> TwoFactorState | None:
+        """The user's two-factor login state; None when it was never set up (or is off)."""
+        return self.two_factor.get(user)
+
+    def set_two_factor(self, user: str, secret: str, enabled: bool, last_step: int) -> None:
+        """The user's two-factor state from now on (the ``two_factor`` record's effect)."""
+        self.risk.account(user)  # auth_required for a user the exchange does not know
+        self.two_factor.set(user, secret, enabled, last_step)
+
+    def watchlist(self, user: str) -> list[str]:
+        """The symbols on the user's watchlist, in the order they were added."""
+        return self.watchlists.of(user)
+
+    def watch(self, user: str, symbol: str, on: bool) -> None:
+        """Add a known symbol to the user's watchlist (``on``) or take it off."""
+        self.risk.account(user)
+        if on:
+            self._spec(symbol)  # unknown_symbol
+            self.watchlists.add(user, symbol)
+        else:
+            self.watchlists.remove(user, symbol)
 
     # -- command records ----------------------------------------------------------------
     def apply(self, cmd: Command) -> Outcome:
@@ -605,6 +635,16 @@ def _add_symbol(ex: Exchange, c: AddSymbol) -> Outcome:
     return Outcome()
 
 
+def _two_factor(ex: Exchange, c: TwoFactor) -> Outcome:
+    ex.set_two_factor(c.user, c.secret, c.enabled, c.last_step)
+    return Outcome()
+
+
+def _watch(ex: Exchange, c: Watch) -> Outcome:
+    ex.watch(c.user, c.symbol, c.on)
+    return Outcome()
+
+
 _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     Place: _place,
     Modify: lambda ex, c: ex.modify(c.user, c.order_id, c.time, qty=c.qty, price=c.price),
@@ -624,6 +664,9 @@ _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     UpdateProfile: _update_profile,
     SetDisabled: _set_disabled,
     AddSymbol: _add_symbol,
+    # two-factor login and watchlists
+    TwoFactor: _two_factor,
+    Watch: _watch,
 }
 
 

@@ -59,12 +59,14 @@ from exchange.core.snapshot_format import (
     SpecRecord,
     SymbolRecord,
     TradeRecord,
+    TwoFactorRecord,
     UserRecord,
     decode,
     encode,
 )
 from exchange.core.store import MemoryStore, _UserBook
 from exchange.core.symbols import SymbolSpec
+from exchange.core.watchlists import MAX_WATCHLIST
 
 # -- capture --------------------------------------------------------------------------------
 
@@ -91,7 +93,23 @@ def capture(exchange: Exchange) -> Snapshot:
         fills=fills,
         limits=LimitsRecord(*exchange.exposure_limits()),
         disabled=[a.user for a in exchange.risk.accounts if a.info.disabled],
+        # -- two-factor login, watchlists and symbol names (version 3) --
+        two_factor=_capture_two_factor(exchange),
+        watchlists={a.user: exchange.watchlist(a.user) for a in exchange.risk.accounts
+                    if exchange.watchlist(a.user)},
+        symbol_names={n: s.name for n, s in exchange.specs.items() if s.name},
     )
+
+
+def _capture_two_factor(exchange: Exchange) -> list[TwoFactorRecord]:
+    """Users with two-factor login set up, in account order (equal states, equal bytes)."""
+    records = []
+    for account in exchange.risk.accounts:
+        state = exchange.two_factor_of(account.user)
+        if state is not None:
+            records.append(TwoFactorRecord(account.user, state.secret, state.enabled,
+                                           state.last_step))
+    return records
 
 
 def _capture_spec(spec: SymbolSpec) -> SpecRecord:
@@ -220,6 +238,7 @@ def _restore(snap: Snapshot, max_open_orders: int, store: MemoryStore) -> Exchan
                         trades)
     _restore_limits(exchange, snap.limits)
     _restore_disabled(exchange, snap.disabled)
+    _restore_user_extras(exchange, snap)
     return exchange
 
 
@@ -230,6 +249,35 @@ def _restore_disabled(exchange: Exchange, users: list[str]) -> None:
         if account is None:
             raise SnapshotError(f"disabled: unknown user {user!r}")
         account.info.disabled = True
+
+
+def _restore_user_extras(exchange: Exchange, snap: Snapshot) -> None:
+    """Two-factor login, watchlists and symbol names (version 3), checked against the
+    users and symbols they name."""
+    for r in snap.two_factor:
+        if exchange.find_account(r.user) is None:
+            raise SnapshotError(f"two_factor: unknown user {r.user!r}")
+        if not r.secret or exchange.two_factor_of(r.user) is not None:
+            raise SnapshotError(f"two_factor: user {r.user!r} has an empty secret or is "
+                                "there twice")
+        exchange.set_two_factor(r.user, r.secret, r.enabled, r.last_step)
+    for user, symbols in snap.watchlists.items():
+        if exchange.find_account(user) is None:
+            raise SnapshotError(f"watchlists: unknown user {user!r}")
+        if not symbols or len(symbols) > MAX_WATCHLIST:
+            raise SnapshotError(f"watchlists: user {user!r} watches {len(symbols)} symbols "
+                                f"(1 to {MAX_WATCHLIST})")
+        for symbol in symbols:
+            if symbol not in exchange.specs:
+                raise SnapshotError(f"watchlists: user {user!r} watches unknown symbol "
+                                    f"{symbol!r}")
+            if not exchange.watchlists.add(user, symbol):
+                raise SnapshotError(f"watchlists: user {user!r} watches {symbol!r} twice")
+    for symbol, name in snap.symbol_names.items():
+        spec = exchange.specs.get(symbol)
+        if spec is None:
+            raise SnapshotError(f"symbol_names: unknown symbol {symbol!r}")
+        spec.name = name
 
 
 def _restore_limits(exchange: Exchange, r: LimitsRecord) -> None:

@@ -24,8 +24,9 @@ SNAPSHOT_VERSION = 3
 """The record version :func:`encode` writes; :func:`decode` reads it and every earlier one.
 
 Version 2 added ``limits`` (the exposure limits in force); version 1 had none, and reads
-as a snapshot with no limits set. Version 3 added ``disabled`` (the users an administrator
-disabled); versions 1 and 2 read with nobody disabled."""
+as a snapshot with no limits set. Version 3 added, each in its own block, ``disabled`` (the
+users an administrator disabled) and ``two_factor``, ``watchlists`` and ``symbol_names``;
+versions 1 and 2 read as having none of them."""
 
 SideName = Literal["buy", "sell"]
 Status = Literal["pending", "accepted", "partially_filled", "filled", "canceled", "expired",
@@ -221,6 +222,18 @@ class SnapshotV2(SnapshotV1, forbid_unknown_fields=True):
     """The exposure limits in force (version 2)."""
 
 
+# -- version 3: two-factor login, watchlists and symbol names -------------------------------
+
+class TwoFactorRecord(msgspec.Struct, array_like=True):
+    """One user's two-factor login: the TOTP secret (base32), whether logins need a
+    code, and the step of the last code accepted."""
+
+    user: str
+    secret: str
+    enabled: bool
+    last_step: int
+
+
 class Snapshot(SnapshotV2, forbid_unknown_fields=True):
     """The whole exchange, as version 3 has it: version 2 and the blocks below."""
 
@@ -229,6 +242,14 @@ class Snapshot(SnapshotV2, forbid_unknown_fields=True):
     # symbol is in the snapshot already, wherever it came from.
     disabled: list[str] = msgspec.field(default_factory=list)
     """The users an administrator disabled, in registration order."""
+
+    # -- two-factor login, watchlists and symbol names (version 3) --
+    two_factor: list[TwoFactorRecord] = msgspec.field(default_factory=list)
+    """Users who set up two-factor login, in account order."""
+    watchlists: dict[str, list[str]] = msgspec.field(default_factory=dict)
+    """Each user's watchlist, symbols in the order added (users without one left out)."""
+    symbol_names: dict[str, str] = msgspec.field(default_factory=dict)
+    """Display names of the symbols that have one."""
 
 
 class _Version(msgspec.Struct):

@@ -106,6 +106,8 @@ class SymbolSpec:
     """Largest price (and stop price) in ticks; set with the cash scale, see `bounds`."""
     max_qty: int = 0
     """Largest order quantity in lots; ``max_qty * max_price * mult <= INT64_MAX``."""
+    name: str = ""
+    """The display name (``Apple Inc.``); "" when none was given (the symbol is shown)."""
     _wanted: tuple[int | None, int | None] = (None, None)
     _price_text: dict[int, str] = field(default_factory=dict, repr=False)
 
@@ -119,12 +121,13 @@ class SymbolSpec:
         price_band: Decimal | str | None = None,
         max_price: Decimal | str | None = None,
         max_qty: Decimal | str | None = None,
+        name: str = "",
     ) -> SymbolSpec:
         tick = Decimal(tick_size)
         lot = Decimal(lot_size)
         if not (tick.is_finite() and tick > 0 and lot.is_finite() and lot > 0):
             raise ValueError(f"{symbol}: tick_size and lot_size must be positive")
-        spec = cls(symbol=symbol, tick_size=tick, lot_size=lot)
+        spec = cls(symbol=symbol, tick_size=tick, lot_size=lot, name=name)
         spec.price_decimals = decimals_of(tick)
         spec.qty_decimals = decimals_of(lot)
         if reference_price is not None:
@@ -156,8 +159,10 @@ class SymbolSpec:
         A slotted object pickles as ``(None, {slot: value})``; a snapshot written before
         `max_price`/`max_qty` existed lacks them and gets the defaults for its ``mult``."""
         slots = state[1] if isinstance(state, tuple) else state
-        for name, value in (slots or {}).items():
-            setattr(self, name, value)
+        for key, value in (slots or {}).items():
+            setattr(self, key, value)
+        if not hasattr(self, "name"):  # a snapshot from before display names
+            self.name = ""
         if not getattr(self, "max_price", 0) or not getattr(self, "max_qty", 0):
             if not hasattr(self, "_wanted"):
                 self._wanted = (None, None)
@@ -198,6 +203,11 @@ class SymbolSpec:
                              f"{self.fmt_price(price)}")
         self.max_price = price
         self.max_qty = qty
+
+    @property
+    def display_name(self) -> str:
+        """The name to show: the configured one, else the symbol itself."""
+        return self.name or self.symbol
 
     # -- edge conversions -------------------------------------------------------------
     def price_ticks(self, value: Decimal) -> int | None:

@@ -43,6 +43,8 @@ class SymbolConfig:
     price_band: Decimal | None = None
     max_price: Decimal | None = None
     max_qty: Decimal | None = None
+    name: str = ""
+    """The display name (``Apple Inc.``); optional."""
 
 
 @dataclass(slots=True)
@@ -137,6 +139,9 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     market_close: dtime | None = None
     fix: FixSettings = field(default_factory=FixSettings)
+    market_name: str = "Exchange"
+    """``[market] name``: the exchange's name, the issuer an authenticator app shows for
+    two-factor login."""
 
     def frontend_options(self, name: str) -> dict[str, str]:
         """A front-end's settings, for its listener."""
@@ -146,7 +151,7 @@ class Config:
         """A fresh exchange with these symbols and these users, funded."""
         specs = [
             SymbolSpec.create(s.symbol, s.tick_size, s.lot_size, s.reference_price, s.price_band,
-                              s.max_price, s.max_qty)
+                              s.max_price, s.max_qty, s.name)
             for s in self.symbols
         ]
         exchange = Exchange(specs, max_open_orders=self.limits.max_open_orders)
@@ -202,6 +207,17 @@ class Config:
             if account is not None:
                 account.info.token = u.token
                 account.info.token_hash = u.token_hash
+
+
+    def apply_symbol_names(self, exchange: Exchange) -> None:
+        """Give each symbol the config names with a ``name`` that name.
+
+        Display names are configuration, like credentials: a data directory brings its
+        symbols back with the names they had, and the config's names replace them, so
+        that a corrected name shows at the next start."""
+        for s in self.symbols:
+            if s.name and s.symbol in exchange.symbols():
+                exchange.spec(s.symbol).name = s.name
 
 
 def _exposure(raw: ExposureConfig, exchange: Exchange, where: str) -> ExposureLimits:
@@ -294,7 +310,10 @@ def parse_config(data: dict[str, Any]) -> Config:
     """Check and convert a parsed TOML document."""
     _check_keys(data, {"market", "limits", "symbols", "users", "fix"}, "config")
     market = data.get("market", {})
-    _check_keys(market, {"close"}, "market")
+    _check_keys(market, {"close", "name"}, "market")
+    market_name = _str(market, "name", "market", "Exchange")
+    if not market_name.strip() or len(market_name) > 64:
+        raise ConfigError("market.name: expected 1 to 64 characters")
     close = None
     if "close" in market:
         try:
@@ -317,7 +336,10 @@ def parse_config(data: dict[str, Any]) -> Config:
     for i, raw in enumerate(data.get("symbols", [])):
         where = f"symbols[{i}]"
         _check_keys(raw, {"symbol", "tick_size", "lot_size", "reference_price", "price_band",
-                          "max_price", "max_qty"}, where)
+                          "max_price", "max_qty", "name"}, where)
+        display = _str(raw, "name", where, "")
+        if len(display) > 128:
+            raise ConfigError(f"{where}.name: at most 128 characters")
         name = _str(raw, "symbol", where)
         if name in seen:
             raise ConfigError(f"{where}.symbol: duplicate symbol {name!r}")
@@ -333,6 +355,7 @@ def parse_config(data: dict[str, Any]) -> Config:
             max_price=(_decimal(raw["max_price"], f"{where}.max_price")
                        if "max_price" in raw else None),
             max_qty=(_decimal(raw["max_qty"], f"{where}.max_qty") if "max_qty" in raw else None),
+            name=display,
         ))
     if not symbols:
         raise ConfigError("symbols: at least one [[symbols]] table is needed")
@@ -383,7 +406,7 @@ def parse_config(data: dict[str, Any]) -> Config:
             exposure=_parse_exposure(raw, where),
         ))
     return Config(symbols=symbols, users=users, limits=limits, market_close=close,
-                  fix=_fix_settings(data.get("fix", {})))
+                  fix=_fix_settings(data.get("fix", {})), market_name=market_name)
 
 
 _COMP_ID = re.compile(r"[!-~]{1,64}")
@@ -431,6 +454,14 @@ DEMO_SYMBOLS = [
     ("BTC-USD", "0.01", "0.0001", "50000.00", None),
     ("ETH-USD", "0.01", "0.001", "3000.00", None),
 ]
+DEMO_NAMES = {
+    "AAPL": "Apple Inc.",
+    "MSFT": "Microsoft Corporation",
+    "TSLA": "Tesla, Inc.",
+    "BTC-USD": "Bitcoin / US Dollar",
+    "ETH-USD": "Ether / US Dollar",
+}
+"""The demo symbols' display names (the ``symbols`` reply, ``search``)."""
 DEMO_PEOPLE = [
     ("alice", "Alice Example", False),
     ("bob", "Bob Example", False),
@@ -449,7 +480,8 @@ def demo_config() -> Config:
     demo market maker, funded deeper than the others so it can quote all day.
     """
     symbols = [
-        SymbolConfig(s, Decimal(t), Decimal(lot), Decimal(ref), Decimal(b) if b else None)
+        SymbolConfig(s, Decimal(t), Decimal(lot), Decimal(ref), Decimal(b) if b else None,
+                     name=DEMO_NAMES[s])
         for s, t, lot, ref, b in DEMO_SYMBOLS
     ]
     users = []

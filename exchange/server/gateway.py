@@ -39,7 +39,9 @@ from exchange.server.config import Limits
 from exchange.server.gateway_base import refusal
 from exchange.server.market_ops import MarketDataOps
 from exchange.server.port import SessionPort, Slot
+from exchange.server.two_factor_ops import TwoFactorOps
 from exchange.server.views import now_us
+from exchange.server.watchlist_ops import WatchlistOps
 from protocol import messages as M
 from protocol import replies as R
 from protocol.text import HELP_COMMANDS, HELP_SUMMARY
@@ -62,9 +64,9 @@ LOG_USER_LEN = 64
 Reply = Callable[[R.ReplyBase], None]
 
 
-class Gateway(AccountAdminOps, MarketDataOps):
-    """The whole gateway: its core, market data, account administration, and the
-    handlers below."""
+class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
+    """The whole gateway: its core, market data, account administration, two-factor
+    login, watchlists and search, and the handlers below."""
 
     def __init__(self, exchange: Exchange, limits: Limits) -> None:
         super().__init__(exchange, limits)
@@ -81,6 +83,10 @@ class Gateway(AccountAdminOps, MarketDataOps):
             M.Alert: self.on_alert, M.Halt: self.on_halt, M.ResumeTrading: self.on_halt,
             M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
             M.Stats: self.on_stats,
+            # two-factor login, watchlists and symbol search
+            M.OtpSetup: self.on_otp_setup, M.OtpEnable: self.on_otp_enable,
+            M.OtpDisable: self.on_otp_disable, M.Watchlist: self.on_watchlist,
+            M.Watch: self.on_watch, M.Unwatch: self.on_watch, M.Search: self.on_search,
         }
         self._table.update(self.admin_handlers())  # account administration and profiles
         self.login_throttle = LoginThrottle()
@@ -140,6 +146,7 @@ class Gateway(AccountAdminOps, MarketDataOps):
                                why=f"too many failed logins for this user; try again in "
                                    f"{math.ceil(locked)} s")
             return
+        token, code = self.login_factors(msg)
         account = self.exchange.find_account(msg.user)
         info = account.info if account is not None else None
         token_hash = info.token_hash if info is not None else ""
@@ -150,14 +157,14 @@ class Gateway(AccountAdminOps, MarketDataOps):
                 log.error("the token_hash of %r is unusable: %s", msg.user[:LOG_USER_LEN], exc)
                 check = None
             if check is None:
-                self._login_checked(session, conn, msg, answer, False)
+                self._login_checked(session, conn, msg, answer, False, code)
                 return
             if self._checks_pending >= MAX_PENDING_CHECKS:
                 answer(refusal("server_busy", "login: too many logins being checked; "
                                "try again shortly"))
                 return
             self._checks_pending += 1
-            future = self.loop.run_in_executor(self._hash_executor, check.verify, msg.token)
+            future = self.loop.run_in_executor(self._hash_executor, check.verify, token)
 
             def checked(done: asyncio.Future[bool]) -> None:
                 self._checks_pending -= 1
@@ -169,21 +176,24 @@ class Gateway(AccountAdminOps, MarketDataOps):
                               msg.user[:LOG_USER_LEN], done.exception())
                 else:
                     ok = done.result() and info is not None
-                self._login_checked(session, conn, msg, answer, ok)
+                self._login_checked(session, conn, msg, answer, ok, code)
             future.add_done_callback(checked)
             return
         expected = info.token if info is not None else _DUMMY_TOKEN
-        ok = plain_matches(msg.token, expected) and info is not None
-        self._login_checked(session, conn, msg, answer, ok)
+        ok = plain_matches(token, expected) and info is not None
+        self._login_checked(session, conn, msg, answer, ok, code)
 
     def _login_checked(self, session: SessionPort, conn: ConnectionLogins, msg: M.Login,
-                       answer: Reply, ok: bool) -> None:
+                       answer: Reply, ok: bool, code: str | None) -> None:
         if session.closed:
             return
         account = self.exchange.find_account(msg.user) if ok else None
-        if account is None:
+        # One answer whichever factor was wrong: a refusal says nothing of whether the
+        # token was right, nor of whether the user has two-factor login on.
+        if account is None or not self.second_factor_ok(session, msg.user, code):
             self._login_failed(session, conn, msg, answer, counted=True,
-                               why="unknown user or wrong token")
+                               why="unknown user or wrong token, or a one-time code (otp) "
+                                   "missing or wrong")
             return
         if account.info.disabled:
             # The token was right, so saying why tells its holder only what they may know.

@@ -69,9 +69,17 @@ def inspect(data_dir: Path, show_records: int = 0) -> str:
             for shown, (seq, entry, _) in enumerate(read_segment(path)):
                 if shown >= show_records:
                     break
-                lines.append(f"    {seq}: {entry}")
+                lines.append(f"    {seq}: {_shown(entry)}")
     lines.append(f"  last record: {last if last is not None else 'none'}")
     return "\n".join(lines)
+
+
+def _shown(entry: object) -> object:
+    """A record as printed: a ``two_factor`` record's secret is left out (it is the
+    user's second factor; only the ``otp_setup`` reply ever shows it)."""
+    if isinstance(entry, list) and entry and entry[0] == "two_factor" and len(entry) > 3:
+        return [*entry[:3], "<secret>" if entry[3] else "", *entry[4:]]
+    return entry
 
 
 def repair(data_dir: Path, truncate: bool) -> tuple[int, str]:

@@ -74,6 +74,10 @@ class SessionPort(Protocol):
     """Whether the session is told of orders its user placed on another session (an
     ``accepted`` event): a user data stream reports them; a JSON-lines session is not
     told (its protocol says a placement is the placing session's reply)."""
+    second_factor: bool
+    """Whether the front-end checks a second credential of the user itself, on every
+    request (the HTTP front-end: a signature under the API key's secret), so that a login
+    needs no one-time code when the user has two-factor login on."""
 
     # -- answers, in request order ---------------------------------------------------------
     def open_slot(self) -> Slot:

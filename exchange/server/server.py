@@ -102,11 +102,13 @@ class ExchangeServer:
             # Limits come from today's config; the market itself from the data directory.
             self.exchange.max_open_orders = config.limits.max_open_orders
             config.apply_credentials(self.exchange)
+            config.apply_symbol_names(self.exchange)
             journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
                                   base_seq=recovered.snapshot_seq)
             journal.on_failure = journal_failed
         self._set_limits(config, journal)
         self.gateway = Gateway(self.exchange, config.limits)
+        self.gateway.issuer = config.market_name  # two-factor login's provisioning URIs
         self.gateway.journal = journal
         self.gateway.on_fatal = self._fatal
         self.fatal: BaseException | None = None

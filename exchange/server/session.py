@@ -199,6 +199,8 @@ class Session:
 
     hears_placements = False
     """Not told of orders placed on the user's other sessions (see SessionPort)."""
+    second_factor = False
+    """Logins of users with two-factor login on need their one-time code."""
 
     def __init__(self, gateway: GatewayPort, session_id: int, codec: Codec,
                  clock: Clock) -> None:

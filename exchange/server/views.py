@@ -214,19 +214,25 @@ class Views:
     def symbols(self) -> R.SymbolsReply:
         return R.SymbolsReply(symbols=[self.symbol_info(symbol) for symbol in self.specs])
 
-    def symbol_info(self, symbol: str) -> R.SymbolInfo:
+    def status(self, symbol: str) -> str:
+        """A symbol's trading state: ``open``, ``halted`` or ``closed`` (the market)."""
         ex = self.exchange
+        return "halted" if ex.halted(symbol) else ("open" if ex.market_open else "closed")
+
+    def symbol_info(self, symbol: str) -> R.SymbolInfo:
+        """One row of the ``symbols`` reply (and of ``search``)."""
         spec = self.specs[symbol]
-        status = "halted" if ex.halted(symbol) else ("open" if ex.market_open else "closed")
         band = spec.price_band
         return R.SymbolInfo(
             symbol=symbol, tick_size=f"{spec.tick_size.normalize():f}",
             lot_size=f"{spec.lot_size.normalize():f}",
-            last=self.price(spec, ex.last_price(symbol)), status=status,
+            last=self.price(spec, self.exchange.last_price(symbol)),
+            status=self.status(symbol),
             max_qty=spec.fmt_qty(spec.max_qty), max_price=spec.fmt_price(spec.max_price),
             reference_price=self.price(spec, spec.reference_price),
             price_band=None if band is None else
-            f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}")
+            f"{(Decimal(band.numerator) / Decimal(band.denominator)).normalize():f}",
+            name=spec.display_name)
 
     def listed(self, symbol: str) -> None:
         """A symbol listed at run time (``add_symbol``): its spec, and empty caches."""
@@ -240,6 +246,14 @@ class Views:
         i = account.info
         return R.UserProfile(user=i.user, name=i.name, phone=i.phone, email=i.email,
                              admin=i.admin, disabled=i.disabled)
+
+    def watch_entry(self, symbol: str) -> R.WatchEntry:
+        """One row of a watchlist: the symbol's name, state and quote."""
+        q = self.quote(symbol)
+        return R.WatchEntry(
+            symbol=symbol, name=self.specs[symbol].display_name, status=self.status(symbol),
+            bid=q.bid, bid_qty=q.bid_qty, ask=q.ask, ask_qty=q.ask_qty, last=q.last,
+            open=q.open, high=q.high, low=q.low, volume=q.volume)
 
     # -- requests to integers ---------------------------------------------------------------
     # The one place where a request's decimals become engine integers, and so the one place

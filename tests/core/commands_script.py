@@ -99,6 +99,18 @@ def run_script(ex: Exchange) -> list[C.Command]:
     do(place(t + 903, "carol", "buy", 2, 401, symbol=NEW))
     do(C.CreateUser(t + 904, "admin", "erin", "Erin", "", "", "h", False, 0, {NEW: 50}))
     do(place(t + 905, "erin", "sell", 4, 400, symbol=NEW))  # trades with carol, then dora
+    # two-factor login and watchlists
+    do(C.TwoFactor(t + 800, "alice", "JBSWY3DPEHPK3PXP", False, 0))
+    do(C.TwoFactor(t + 801, "alice", "JBSWY3DPEHPK3PXP", True, 12345))
+    do(C.TwoFactor(t + 802, "bob", "KRSXG5CTMVRXEZLU", False, 0))
+    do(C.TwoFactor(t + 803, "bob", "", False, 0))  # bob turned it off again
+    do(C.TwoFactor(t + 804, "nobody", "KRSXG5CTMVRXEZLU", False, 0))  # refused: no user
+    do(C.Watch(t + 810, "alice", OTHER, True))
+    do(C.Watch(t + 811, "alice", SYM, True))
+    do(C.Watch(t + 812, "bob", SYM, True))
+    do(C.Watch(t + 813, "bob", SYM, False))
+    do(C.Watch(t + 814, "carol", SYM, False))  # refused: not on carol's watchlist
+    do(C.Watch(t + 815, "carol", "NOPE", True))  # refused: unknown symbol
     return ran
 
 
@@ -127,5 +139,7 @@ def state(ex: Exchange) -> dict[str, Any]:
              for a in ex.users()}
     return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
             "market_open": ex.market_open, "limits": ex.exposure_limits(),
+            "two_factor": {a.user: ex.two_factor_of(a.user) for a in ex.users()},
+            "watchlists": {a.user: ex.watchlist(a.user) for a in ex.users()},
             "next_order_id": ex.next_order_id,
             "next_trade_id": ex.next_trade_id}

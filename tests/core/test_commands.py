@@ -44,6 +44,8 @@ SAMPLES: list[C.Command] = [
     C.UpdateProfile(T0, "alice", "alice", "Alice", None, ""),
     C.SetDisabled(T0, "admin", "bob", True),
     C.AddSymbol(T0, "admin", "NEWCO", "0.05", "10", "20.00", None, "1000", None),
+    C.TwoFactor(T0, "alice", "JBSWY3DPEHPK3PXP", True, 59_000_000),
+    C.Watch(T0, "alice", SYM, True),
 ]
 
 # (record, the journal tuple the server wrote for it before the records existed)
@@ -66,7 +68,8 @@ def test_the_samples_and_the_union_cover_every_record_type() -> None:
                                        "cancel_all", "expire", "expire_session", "halt",
                                        "market_open", "deposit", "withdraw", "set_limits",
                                        "create_user", "update_profile", "set_disabled",
-                                       "add_symbol"])
+                                       "add_symbol",
+                                       "two_factor", "watch"])
 
 
 @pytest.mark.parametrize("cmd", SAMPLES, ids=lambda c: type(c).__name__)
@@ -172,6 +175,10 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.add_symbol(c.symbol, c.tick_size, c.lot_size,
                                          c.reference_price, c.price_band, c.max_price,
                                          c.max_qty)
+                case C.TwoFactor():
+                    by_method.set_two_factor(c.user, c.secret, c.enabled, c.last_step)
+                case C.Watch():
+                    by_method.watch(c.user, c.symbol, c.on)
     assert state(by_method) == state(by_apply)
 
 

@@ -253,6 +253,7 @@ def _edited(change: Callable[[dict[str, Any]], None]) -> bytes:
 @pytest.mark.parametrize(("change", "message"), [
     (lambda d: d.update(version=SNAPSHOT_VERSION + 1),
      f"version {SNAPSHOT_VERSION + 1} is not known"),
+    (lambda d: d.update(version=4), "version 4 is not known"),
     (lambda d: d.update(version="1"), "not a snapshot record"),
     (lambda d: d.pop("orders"), "missing required field `orders`"),
     (lambda d: d.update(surprise=1), "unknown field `surprise`"),

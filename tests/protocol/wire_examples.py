@@ -90,6 +90,16 @@ REQUESTS: list[m.Request] = [
     m.EnableUser(user="bob"),
     m.AddSymbol(symbol="NEWCO", tick_size=D("0.05"), lot_size=D("10"),
                 reference_price=D("20.00"), price_band=D("0.5")),
+    # two-factor login, watchlists and symbol search
+    m.Login(user="alice", token="alice-token", otp="012345"),
+    m.OtpSetup(),
+    m.OtpEnable(code="123456"),
+    m.OtpDisable(code="000001", ref=9),
+    m.Watchlist(),
+    m.Watch(symbol="AAPL"),
+    m.Unwatch(symbol="BTC-USD"),
+    m.Search(query="apple"),
+    m.Search(query="bitcoin us", limit=5),
 ]
 
 ORDER = r.Order(
@@ -244,4 +254,45 @@ REPLIES: list[r.Reply] = [
                                       last=None, status="open", max_qty="1000000000",
                                       max_price="100000000", reference_price="20.00",
                                       price_band="0.5")),
+    # two-factor login, watchlists and symbol search
+    r.OtpSetupReply(
+        secret="JBSWY3DPEHPK3PXP",
+        uri="otpauth://totp/Exchange:alice?secret=JBSWY3DPEHPK3PXP&issuer=Exchange"
+        "&algorithm=SHA1&digits=6&period=30",
+        digits=6,
+        period=30,
+    ),
+    r.OtpEnabled(ref=1),
+    r.OtpDisabled(),
+    r.WatchlistReply(
+        symbols=[
+            r.WatchEntry(
+                symbol="AAPL",
+                name="Apple Inc.",
+                status="open",
+                bid="150.20",
+                bid_qty="10",
+                ask=None,
+                ask_qty=None,
+                last="150.20",
+                open="150.00",
+                high="150.30",
+                low="149.90",
+                volume="1200",
+            )
+        ]
+    ),
+    r.WatchlistReply(symbols=[]),
+    r.SearchReply(
+        symbols=[
+            r.SymbolInfo(
+                symbol="AAPL",
+                tick_size="0.01",
+                lot_size="1",
+                last=None,
+                status="open",
+                name="Apple Inc.",
+            )
+        ]
+    ),
 ]

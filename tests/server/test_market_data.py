@@ -13,20 +13,21 @@ DAY = re.compile(r"^\d{4}-\d\d-\d\dT00:00:00\.000000Z$")
 
 async def test_symbols(anon: Conn, alice: Conn, bob: Conn) -> None:
     r = await anon.request("symbols", ref=1)
-    # The contract's fields, then this server's additions (bounds, reference, band).
+    # The contract's fields, then this server's additions (bounds, reference, band, name:
+    # the symbol itself, as this config gives no names).
     assert r == {"type": "symbols", "ref": 1, "symbols": [
         {"symbol": "AAPL", "tick_size": "0.01", "lot_size": "1", "last": None, "status": "open",
          "max_qty": "10000000", "max_price": "100000.00", "reference_price": "150.00",
-         "price_band": "0.1"},
+         "price_band": "0.1", "name": "AAPL"},
         {"symbol": "MSFT", "tick_size": "0.01", "lot_size": "1", "last": None, "status": "open",
          "max_qty": "10000000", "max_price": "100000.00", "reference_price": "420.00",
-         "price_band": None},
+         "price_band": None, "name": "MSFT"},
         {"symbol": "BTC-USD", "tick_size": "0.01", "lot_size": "0.0001", "last": None,
          "status": "open", "max_qty": "100000.0000", "max_price": "10000000.00",
-         "reference_price": "50000.00", "price_band": None},
+         "reference_price": "50000.00", "price_band": None, "name": "BTC-USD"},
         {"symbol": "XYZ", "tick_size": "0.05", "lot_size": "10", "last": None, "status": "open",
          "max_qty": "100000000", "max_price": "50000.00", "reference_price": None,
-         "price_band": None},
+         "price_band": None, "name": "XYZ"},
     ]}
     await alice.order_id("XYZ", "sell", "10", "3")
     await bob.place("XYZ", "buy", "10", "3")

@@ -52,6 +52,9 @@ class HttpSession:
 
     hears_placements = True
     """Told of orders the user placed elsewhere: the user data stream reports them NEW."""
+    second_factor = True
+    """Its user is the owner of an API key whose secret signed the request (docs/HTTP.md):
+    that key is the user's credential here, and a login needs no one-time code."""
 
     def __init__(self, gateway: GatewayPort, session_id: int, peer: str,
                  on_event: EventSink | None = None) -> None:
