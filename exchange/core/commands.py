@@ -14,8 +14,8 @@ The records are compact msgspec Structs forming one tagged union, :data:`Command
 ``array_like`` (encoded as ``[tag, field, ...]`` in field order, no field names),
 ``frozen`` (a record is a fact; nothing changes it on its way), and ``gc=False`` (they
 hold only strings, integers, booleans and None, so they can be in no reference cycle and
-the garbage collector need not track them; ``SetLimits`` holds dicts of its own, never of
-anything that refers back to it). The tag is the op's name. The journal's
+the garbage collector need not track them; ``SetLimits`` and ``SetFees`` hold dicts of
+their own, never of anything that refers back to them). The tag is the op's name. The journal's
 record layout (see :mod:`exchange.server.journal`) is this encoding.
 """
 
@@ -25,6 +25,7 @@ from typing import TypeAlias
 
 from msgspec import Struct
 
+from exchange.core.fees import FeeSchedule
 from exchange.core.limits import ExposureLimits
 
 
@@ -130,13 +131,28 @@ class SetLimits(CommandRecord, tag="set_limits", frozen=True):
     per_user: dict[str, ExposureLimits]
 
 
+# -- fees ------------------------------------------------------------------------------
+class SetFees(CommandRecord, tag="set_fees", frozen=True):
+    """Put a fee schedule in force (see :mod:`exchange.core.fees`). The server records
+    one at start-up when the config's schedule differs from the one in force, so that
+    replay charges every fill exactly what it was charged live. Live buys are re-held
+    at the new rates; one whose owner cannot cover the change is canceled (``fees``)."""
+
+    user: str
+    schedule: FeeSchedule
+
+
 Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Expire
-                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw | SetLimits)
+                      | ExpireSession | Halt | MarketOpen | Deposit | Withdraw | SetLimits
+                      # fees
+                      | SetFees)
 """Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
 
 COMMANDS: tuple[type[Command], ...] = (
     Place, Modify, Cancel, Pause, Resume, CancelAll, Expire, ExpireSession, Halt,
-    MarketOpen, Deposit, Withdraw, SetLimits)
+    MarketOpen, Deposit, Withdraw, SetLimits,
+    # fees
+    SetFees)
 """Every command record type, in the union's order."""
 
 BY_TAG: dict[str, type[Command]] = {

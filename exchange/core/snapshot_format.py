@@ -18,13 +18,16 @@ from typing import Any, Literal
 
 import msgspec
 
+from exchange.core.fees import FeeSchedule
 from exchange.core.limits import ExposureLimits
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3
 """The record version :func:`encode` writes; :func:`decode` reads it and every earlier one.
 
 Version 2 added ``limits`` (the exposure limits in force); version 1 had none, and reads
-as a snapshot with no limits set."""
+as a snapshot with no limits set. Version 3 added ``fees`` (the fee schedule, what each
+user has paid, and each kept trade's fees and the seller's cost basis it removed);
+versions 1 and 2 read as snapshots of an exchange that never charged a fee."""
 
 SideName = Literal["buy", "sell"]
 Status = Literal["pending", "accepted", "partially_filled", "filled", "canceled", "expired",
@@ -213,11 +216,39 @@ class SnapshotV1(msgspec.Struct, forbid_unknown_fields=True):
     fills: dict[str, list[FillRecord]]
 
 
-class Snapshot(SnapshotV1, forbid_unknown_fields=True):
+class SnapshotV2(SnapshotV1, forbid_unknown_fields=True):
     """The whole exchange, as version 2 has it: version 1 and ``limits``."""
 
     limits: LimitsRecord = msgspec.field(default_factory=lambda: LimitsRecord())
     """The exposure limits in force (version 2)."""
+
+
+# -- version 3: fees -------------------------------------------------------------------------
+
+class TradeFeeRecord(msgspec.Struct, array_like=True):
+    """What settlement wrote on a kept trade: each side's fee and the seller's cost basis
+    removed by the sale (cash units). A trade not listed has all three zero."""
+
+    trade_id: int
+    buy_fee: int
+    sell_fee: int
+    sell_basis: int
+
+
+class FeesRecord(msgspec.Struct, forbid_unknown_fields=True):
+    """The fee schedule in force, the fees each user has paid (users who paid none are
+    left out), and the fee fields of the trades in ``trades``."""
+
+    schedule: FeeSchedule = msgspec.field(default_factory=FeeSchedule)
+    paid: dict[str, int] = msgspec.field(default_factory=dict)
+    trades: list[TradeFeeRecord] = msgspec.field(default_factory=list)
+
+
+class Snapshot(SnapshotV2, forbid_unknown_fields=True):
+    """The whole exchange, as version 3 has it: version 2 and ``fees``."""
+
+    fees: FeesRecord = msgspec.field(default_factory=lambda: FeesRecord())
+    """The fee schedule, fees paid and each kept trade's fees (version 3)."""
 
 
 class _Version(msgspec.Struct):
@@ -229,7 +260,8 @@ class _Version(msgspec.Struct):
 _ENCODER = msgspec.msgpack.Encoder()
 _DECODERS: dict[int, msgspec.msgpack.Decoder[Any]] = {
     1: msgspec.msgpack.Decoder(SnapshotV1),
-    2: msgspec.msgpack.Decoder(Snapshot),
+    2: msgspec.msgpack.Decoder(SnapshotV2),
+    3: msgspec.msgpack.Decoder(Snapshot),
 }
 _VERSION = msgspec.msgpack.Decoder(_Version)
 
@@ -253,7 +285,7 @@ def decode(data: bytes | memoryview) -> Snapshot:
         record = decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise SnapshotError(f"malformed version {version} snapshot: {exc}") from None
-    if type(record) is SnapshotV1:  # version 1: the same state, and no limits
+    if type(record) is not Snapshot:  # version 1 or 2: the same state, no limits or fees
         return Snapshot(**{**msgspec.structs.asdict(record), "version": SNAPSHOT_VERSION})
     snapshot: Snapshot = record
     return snapshot

@@ -12,6 +12,7 @@ from typing import Any
 
 from exchange.core import commands as C
 from exchange.core.engine import Exchange
+from exchange.core.fees import FEE_ACCOUNT, FeeRates, FeeSchedule
 from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0, USERS
@@ -79,6 +80,12 @@ def run_script(ex: Exchange) -> list[C.Command]:
                    {"bob": ExposureLimits(max_position={SYM: 2_000})}))
     do(place(t + 701, "alice", "buy", 11, 100))  # rejected: max_order_notional
     do(place(t + 702, "bob", "buy", 5, 100))  # bob has his own limits
+    # fees
+    do(place(t + 799, "alice", "buy", 2, 97))  # rests before the fees: re-held for them
+    do(C.SetFees(t + 800, "", FeeSchedule({SYM: FeeRates(10, 25)}, {"carol": FeeRates(0, 5)})))
+    do(place(t + 801, "carol", "buy", 3, 100))  # rests: it will be the maker
+    do(place(t + 802, "bob", "sell", 2, 100))  # takes: both pay a fee
+    do(place(t + 803, "alice", "buy", 4, None, kind="market"))  # a budget with the fee
     return ran
 
 
@@ -88,7 +95,7 @@ def state(ex: Exchange) -> dict[str, Any]:
     orders = {}
     for user in USERS:
         acct = ex.account(user)
-        accounts[user] = (acct.cash, acct.reserved_cash, acct.open_orders,
+        accounts[user] = (acct.cash, acct.reserved_cash, acct.open_orders, acct.fees_paid,
                           sorted((s, p.qty, p.reserved, p.cost, p.realized)
                                  for s, p in acct.positions.items()))
         for order in ex.orders_of(user, live_only=False):
@@ -98,9 +105,12 @@ def state(ex: Exchange) -> dict[str, Any]:
         md = ex.market_data(symbol)
         books[symbol] = (ex.depth(symbol, 1000), ex.books[symbol].halted, md.last,
                          md.volume, ex.next_expiry(symbol))
-    fills = {user: [(t.trade_id, t.price, t.qty, side) for t, side in ex.fills_of(user)]
+    fills = {user: [(t.trade_id, t.price, t.qty, side, t.buy_fee, t.sell_fee, t.sell_basis)
+                    for t, side in ex.fills_of(user)]
              for user in USERS}
+    fee_account = ex.find_account(FEE_ACCOUNT)
     return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
             "market_open": ex.market_open, "limits": ex.exposure_limits(),
+            "fees": (ex.fee_schedule(), None if fee_account is None else fee_account.cash),
             "next_order_id": ex.next_order_id,
             "next_trade_id": ex.next_trade_id}

@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from exchange.core import commands as C
+from exchange.core.fees import FeeRates, FeeSchedule
 from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.commands_script import place, run_script, state
@@ -38,6 +39,7 @@ SAMPLES: list[C.Command] = [
     C.Deposit(T0, "alice", 100),
     C.Withdraw(T0, "alice", 100),
     C.SetLimits(T0, "", ExposureLimits(1_000, {SYM: 5}, None), {"bob": ExposureLimits()}),
+    C.SetFees(T0, "", FeeSchedule({SYM: FeeRates(10, 25)}, {"bob": FeeRates(0, 0)})),
 ]
 
 # (record, the journal tuple the server wrote for it before the records existed)
@@ -58,7 +60,8 @@ def test_the_samples_and_the_union_cover_every_record_type() -> None:
     assert [type(s) for s in SAMPLES] == list(C.COMMANDS) == list(get_args(C.Command))
     assert sorted(C.BY_TAG) == sorted(["place", "modify", "cancel", "pause", "resume",
                                        "cancel_all", "expire", "expire_session", "halt",
-                                       "market_open", "deposit", "withdraw", "set_limits"])
+                                       "market_open", "deposit", "withdraw", "set_limits",
+                                       "set_fees"])
 
 
 @pytest.mark.parametrize("cmd", SAMPLES, ids=lambda c: type(c).__name__)
@@ -153,6 +156,8 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.withdraw(c.user, c.amount)
                 case C.SetLimits():
                     by_method.set_exposure_limits(c.default, c.per_user)
+                case C.SetFees():
+                    by_method.set_fee_schedule(c.schedule)
     assert state(by_method) == state(by_apply)
 
 
