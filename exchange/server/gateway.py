@@ -24,6 +24,7 @@ from typing import Any
 from exchange.core import commands as C
 from exchange.core.builds import active_build
 from exchange.core.engine import Exchange
+from exchange.core.fees import FEE_ACCOUNT
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
 from exchange.server.auth import (
@@ -136,7 +137,9 @@ class Gateway(MarketDataOps):
                                why=f"too many failed logins for this user; try again in "
                                    f"{math.ceil(locked)} s")
             return
-        account = self.exchange.find_account(msg.user)
+        # The fee account is an account no one logs in as: an unknown user to a login.
+        account = (self.exchange.find_account(msg.user) if msg.user != FEE_ACCOUNT
+                   else None)
         info = account.info if account is not None else None
         token_hash = info.token_hash if info is not None else ""
         if token_hash or (info is None and self._decoy_hash is not None):
@@ -176,7 +179,8 @@ class Gateway(MarketDataOps):
                        answer: Reply, ok: bool) -> None:
         if session.closed:
             return
-        account = self.exchange.find_account(msg.user) if ok else None
+        account = (self.exchange.find_account(msg.user)
+                   if ok and msg.user != FEE_ACCOUNT else None)
         if account is None:
             self._login_failed(session, conn, msg, answer, counted=True,
                                why="unknown user or wrong token")
@@ -414,5 +418,8 @@ class Gateway(MarketDataOps):
             }
             for symbol, actor in self.actors.items():
                 counters[f"queue_depth.{symbol}"] = actor.queue.qsize()
+            # fees: the fee account's cash, in cash units (it cannot log in to ask)
+            fees = ex.find_account(FEE_ACCOUNT)
+            counters["fees_collected"] = fees.cash if fees is not None else 0
             return R.StatsReply(counters=counters, build=active_build())
         self._local(session, msg, work, login=True, admin=True)

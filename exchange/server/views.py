@@ -133,6 +133,7 @@ class Views:
             trade.buy_order_id if side == "buy" else trade.sell_order_id,
             side,  # type: ignore[arg-type]
             "taker" if side == trade.taker_side else "maker",
+            self.money.fmt(trade.buy_fee if side == "buy" else trade.sell_fee),
         )
 
     def levels(self, spec: SymbolSpec, rows: list[tuple[int, int]]) -> list[tuple[str, str]]:
@@ -171,7 +172,8 @@ class Views:
         account = self.exchange.account(user)
         fmt = self.money.fmt
         return R.BalanceReply(cash=fmt(account.cash), available=fmt(account.available_cash),
-                              reserved=fmt(account.reserved_cash))
+                              reserved=fmt(account.reserved_cash),
+                              fees_paid=fmt(account.fees_paid))
 
     def portfolio(self, user: str) -> R.PortfolioReply:
         ex = self.exchange
