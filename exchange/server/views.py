@@ -133,8 +133,12 @@ class Views:
             trade.buy_order_id if side == "buy" else trade.sell_order_id,
             side,  # type: ignore[arg-type]
             "taker" if side == trade.taker_side else "maker",
-            self.money.fmt(trade.buy_fee if side == "buy" else trade.sell_fee),
+            self._fee(trade.buy_fee if side == "buy" else trade.sell_fee),
         )
+
+    def _fee(self, fee: int) -> str:
+        """A fill's fee as money; ``"0"`` without formatting, as most fills pay none."""
+        return self.money.fmt(fee) if fee else "0"
 
     def levels(self, spec: SymbolSpec, rows: list[tuple[int, int]]) -> list[tuple[str, str]]:
         return [(spec.fmt_price(p), self.qty(spec, q)) for p, q in rows]
