@@ -9,9 +9,9 @@ methods below, passing order records and trades, and it never reads a balance ex
 as the cash budget risk gives a market buy.
 
 What risk owns of an order is ``order.reserved``, the hold: cash units for a limit buy
-(``leaves x unit``, the unit being one lot at the order's own limit plus the taker fee
-of one lot, see :meth:`Risk.unit_cost`), lots for a sell, nothing for a market or stop
-buy, which pays from the budget risk gives it when it trades. In one
+(``leaves x unit``, the unit being one lot at the order's own limit plus the fee of one
+lot at the user's taker rate, see :meth:`Risk.unit_cost`), lots for a sell, nothing for
+a market or stop buy, which pays from the budget risk gives it when it trades. In one
 process the order record is shared and risk writes that one field; a risk shard in
 another process keeps the same number against the order id.
 
@@ -176,8 +176,9 @@ class Risk(Picklable):
 
     # -- fees -----------------------------------------------------------------------------
     def set_fees(self, schedule: FeeSchedule) -> None:
-        """Put a fee schedule in force. The caller re-holds the live buys after it (see
-        ``Exchange.set_fee_schedule``): their holds include the taker fee."""
+        """Put a fee schedule in force (the fee account is made the first time one charges
+        anything). The caller re-holds the live buys after it (see
+        ``Exchange.set_fee_schedule``), as their holds include the fee of each lot."""
         self.fees = schedule.normalized()
         self.charging = not self.fees.empty
         if self.charging and FEE_ACCOUNT not in self.by_user:
