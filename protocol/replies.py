@@ -72,8 +72,8 @@ class Trade(Struct):
 
 
 class Fill(Struct):
-    """One side's view of a trade: the TRADE fields plus whose order, which side, and
-    whether it made or took liquidity."""
+    """One side's view of a trade: the TRADE fields plus whose order, which side,
+    whether it made or took liquidity, and the fee this side paid (cash)."""
 
     trade_id: int
     symbol: str
@@ -86,6 +86,8 @@ class Fill(Struct):
     order_id: int
     side: Side
     liquidity: Liquidity
+    fee: str
+    """Cash this side paid in fees on this fill (PROTOCOL.md, "Fees")."""
 
 
 class Position(Struct, kw_only=True):
@@ -257,6 +259,8 @@ class BalanceReply(ReplyBase, tag="balance"):
     cash: str
     available: str
     reserved: str
+    fees_paid: str
+    """Cash paid in trading fees, all told."""
 
 
 class PortfolioReply(ReplyBase, tag="portfolio"):

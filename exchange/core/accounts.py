@@ -6,7 +6,9 @@ The invariants the rest of the engine relies on (and the property tests check):
 * ``0 <= reserved_cash <= cash`` and ``0 <= position.reserved <= position.qty``;
 * ``reserved_cash`` is the sum of the ``reserved`` of the user's live buy orders,
   ``position.reserved`` the same for live sell orders of that symbol;
-* a trade moves cash and lots between two accounts and creates or destroys neither.
+* a trade moves cash and lots between two accounts and creates or destroys neither
+  (its fees move cash to the exchange's fee account, :data:`~exchange.core.fees.FEE_ACCOUNT`,
+  another account, so the total is still conserved).
 """
 
 from __future__ import annotations
@@ -58,8 +60,9 @@ class Position(Picklable):
     """Holdings of one symbol: quantity, what live sells reserve, and cost basis.
 
     ``cost`` is the total cost basis in cash units of the ``qty`` held (average cost
-    method): a buy adds what it paid, a sell removes the average cost of what it sold
-    and realizes the difference into ``realized``.
+    method): a buy adds what it paid, its fee included; a sell removes the average cost
+    of what it sold and realizes the difference from what it brought in, net of its fee,
+    into ``realized`` (so realized P/L is net of every fee paid).
     """
 
     __slots__ = ("buying", "cost", "qty", "realized", "reserved", "symbol")
@@ -82,20 +85,23 @@ class Position(Picklable):
         self.qty += lots
         self.cost += value
 
-    def sold(self, lots: int, value: int) -> None:
+    def sold(self, lots: int, value: int) -> int:
+        """Book a sale of ``lots`` that brought in ``value`` (net of its fee); returns the
+        cost basis it removed, so that the sale's gain is ``value`` less that."""
         # Remove the average cost of the lots sold; integer division leaves any
         # rounding residue in the basis of what is still held, never invents cash.
         removed = self.cost * lots // self.qty if self.qty else 0
         self.qty -= lots
         self.cost -= removed
         self.realized += value - removed
+        return removed
 
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Account(Picklable):
     """One user's cash and positions. Mutated only by the engine, on one thread."""
 
-    __slots__ = ("cash", "info", "open_orders", "positions", "reserved_cash")
+    __slots__ = ("cash", "fees_paid", "info", "open_orders", "positions", "reserved_cash")
 
     def __init__(self, info: UserInfo, cash: int = 0) -> None:
         self.info = info
@@ -104,6 +110,9 @@ class Account(Picklable):
         self.positions: dict[str, Position] = {}
         self.open_orders = 0
         """Live orders of this user (for the ``max_open_orders`` bound)."""
+        self.fees_paid = 0
+        """Cash units this user has paid in trading fees, all told (see
+        :mod:`exchange.core.fees`)."""
 
     @property
     def user(self) -> str:

@@ -14,8 +14,8 @@ The records are compact msgspec Structs forming one tagged union, :data:`Command
 ``array_like`` (encoded as ``[tag, field, ...]`` in field order, no field names),
 ``frozen`` (a record is a fact; nothing changes it on its way), and ``gc=False`` (they
 hold only strings, integers, booleans and None, so they can be in no reference cycle and
-the garbage collector need not track them; ``SetLimits`` holds dicts of its own, never of
-anything that refers back to it). The tag is the op's name. The journal's
+the garbage collector need not track them; ``SetLimits`` and ``SetFees`` hold dicts of
+their own, never of anything that refers back to them). The tag is the op's name. The journal's
 record layout (see :mod:`exchange.server.journal`) is this encoding.
 """
 
@@ -25,6 +25,7 @@ from typing import TypeAlias
 
 from msgspec import Struct
 
+from exchange.core.fees import FeeSchedule
 from exchange.core.limits import ExposureLimits
 
 
@@ -202,6 +203,15 @@ class Watch(CommandRecord, tag="watch", frozen=True):
     user: str
     symbol: str
     on: bool
+# -- fees ------------------------------------------------------------------------------
+class SetFees(CommandRecord, tag="set_fees", frozen=True):
+    """Put a fee schedule in force (see :mod:`exchange.core.fees`). The server records
+    one at start-up when the config's schedule differs from the one in force, so that
+    replay charges every fill exactly what it was charged live. Live buys are re-held
+    at the new rates; one whose owner cannot cover the change is canceled (``fees``)."""
+
+    user: str
+    schedule: FeeSchedule
 
 
 Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Expire
@@ -209,7 +219,9 @@ Command: TypeAlias = (Place | Modify | Cancel | Pause | Resume | CancelAll | Exp
                       # account administration and profiles
                       | CreateUser | UpdateProfile | SetDisabled | AddSymbol
                       # two-factor login and watchlists
-                      | TwoFactor | Watch)
+                      | TwoFactor | Watch
+                      # fees
+                      | SetFees)
 """Every state-changing command: what the journal holds and ``Exchange.apply`` runs."""
 
 COMMANDS: tuple[type[Command], ...] = (
@@ -218,7 +230,9 @@ COMMANDS: tuple[type[Command], ...] = (
     # account administration and profiles
     CreateUser, UpdateProfile, SetDisabled, AddSymbol,
     # two-factor login and watchlists
-    TwoFactor, Watch)
+    TwoFactor, Watch,
+    # fees
+    SetFees)
 """Every command record type, in the union's order."""
 
 BY_TAG: dict[str, type[Command]] = {

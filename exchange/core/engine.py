@@ -46,17 +46,20 @@ from exchange.core.commands import (
     Place,
     Resume,
     SetDisabled,
+    SetFees,
     SetLimits,
     TwoFactor,
     UpdateProfile,
     Watch,
     Withdraw,
 )
+from exchange.core.fees import FeeSchedule
 from exchange.core.invariants import check_invariants
 from exchange.core.lifecycle import OrderLifecycle
 from exchange.core.marketdata import INTERVALS, Candle, MarketData
 from exchange.core.orders import (
     BUY,
+    CANCELED,
     DAY,
     EXPIRED,
     FOK,
@@ -74,7 +77,14 @@ from exchange.core.orders import (
     Order,
     start_as,
 )
-from exchange.core.results import EXPIRED_EVENT, CommandError, Event, Outcome, Trade
+from exchange.core.results import (
+    CANCELED_EVENT,
+    EXPIRED_EVENT,
+    CommandError,
+    Event,
+    Outcome,
+    Trade,
+)
 from exchange.core.risk import DEFAULT_MAX_OPEN_ORDERS, ExposureLimits, Risk, RiskAlert
 from exchange.core.store import MemoryStore, Store
 from exchange.core.symbols import INT64_MAX, Money, SymbolSpec, cash_decimals_for
@@ -155,6 +165,40 @@ class Exchange(OrderLifecycle):
     def take_risk_alerts(self) -> list[RiskAlert]:
         """The risk alerts raised since the last call (orders that came near a limit)."""
         return self.risk.take_alerts()
+
+    # -- fees -------------------------------------------------------------------------------
+    def set_fee_schedule(self, schedule: FeeSchedule) -> Outcome:
+        """Put a fee schedule in force (see :mod:`exchange.core.fees`), and re-hold every
+        live buy at its new rates, those whose hold shrinks first (freeing cash), then the
+        others by order id. A buy whose owner cannot cover its larger hold is canceled with
+        reason ``fees``; the outcome lists those orders (``orders``) and their events."""
+        risk = self.risk
+        risk.set_fees(schedule)
+        out = Outcome()
+        buys = sorted((o for o in self.store.all_orders().values() if o.live and o.side == BUY),
+                      key=lambda o: o.order_id)
+        deltas = [(o, risk.fee_rehold(o, self.specs[o.symbol].mult)) for o in buys]
+        for order, delta in deltas:
+            if delta <= 0:
+                risk.apply_fee_rehold(order, delta)
+        later = [o for o, delta in deltas if delta > 0]
+        touched: set[str] = set()
+        for order in later:
+            if not risk.apply_fee_rehold(order, risk.fee_rehold(order,
+                                                                self.specs[order.symbol].mult)):
+                book = self.books[order.symbol]
+                self._take_out(book, order)
+                self._end(order, CANCELED, "fees")
+                out.orders.append(order)
+                out.events.append(Event(CANCELED_EVENT, order))
+                touched.add(order.symbol)
+        for symbol in touched:
+            self.books[symbol].end_step()
+        return out
+
+    def fee_schedule(self) -> FeeSchedule:
+        """The fee schedule in force (without zero-rate symbols)."""
+        return self.risk.fees
 
     # -- set-up -----------------------------------------------------------------------
     def add_user(
@@ -302,7 +346,8 @@ class Exchange(OrderLifecycle):
             best = book.best_ask()
             if best is None:
                 return "no_liquidity"
-            if self.risk.budget(order.user) < best * book.spec.mult:
+            if self.risk.budget(order.user) < self.risk.unit_cost(
+                    order.user, order.symbol, best, book.spec.mult):
                 return "insufficient_funds"
             return None
         return "no_liquidity" if book.best_bid() is None else None
@@ -643,6 +688,8 @@ def _two_factor(ex: Exchange, c: TwoFactor) -> Outcome:
 def _watch(ex: Exchange, c: Watch) -> Outcome:
     ex.watch(c.user, c.symbol, c.on)
     return Outcome()
+def _set_fees(ex: Exchange, c: SetFees) -> Outcome:
+    return ex.set_fee_schedule(c.schedule)
 
 
 _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
@@ -667,6 +714,8 @@ _RUN: dict[type[Any], Callable[[Exchange, Any], Outcome]] = {
     # two-factor login and watchlists
     TwoFactor: _two_factor,
     Watch: _watch,
+    # fees
+    SetFees: _set_fees,
 }
 
 

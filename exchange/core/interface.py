@@ -23,6 +23,7 @@ from typing import Protocol
 
 from exchange.core.accounts import Account, UserInfo
 from exchange.core.commands import Command
+from exchange.core.fees import FeeSchedule
 from exchange.core.limits import ExposureLimits, RiskAlert
 from exchange.core.marketdata import Candle, MarketData
 from exchange.core.orders import Order
@@ -120,6 +121,9 @@ class Engine(RiskQueries, SymbolQueries, Protocol):
     # two-factor login and watchlists
     def set_two_factor(self, user: str, secret: str, enabled: bool, last_step: int) -> None: ...
     def watch(self, user: str, symbol: str, on: bool) -> None: ...
+    # fees
+    def set_fee_schedule(self, schedule: FeeSchedule) -> Outcome: ...
+    def fee_schedule(self) -> FeeSchedule: ...
     def check_invariants(self) -> None: ...
 
 

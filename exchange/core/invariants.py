@@ -4,7 +4,9 @@ What must hold whatever sequence of commands ran: the book is never crossed; eve
 level holds live resting orders at its price and its total is their open lots; an
 order's reservation is what its owner's account holds for it, and nothing else is
 reserved; every live order waits exactly where its status says (its level, the stops,
-or the paused orders); nothing is negative; an ended order reserves nothing.
+or the paused orders); nothing is negative; an ended order reserves nothing; a live buy
+holds exactly its lots left at its limit, each with the fee of one lot; the fee account
+holds exactly the fees every account has paid.
 
 A broken rule raises :class:`~exchange.core.errors.InvariantError` naming the rule and
 the symbol, order or account it found broken: a real exception, not ``assert``, so the
@@ -22,7 +24,16 @@ from typing import Protocol
 from exchange.core.accounts import Accounts
 from exchange.core.book import OrderBook
 from exchange.core.errors import InvariantError
-from exchange.core.orders import ACCEPTED, BUY, LIVE_STATUSES, PARTIALLY_FILLED, PAUSED, PENDING
+from exchange.core.fees import BPS, FEE_ACCOUNT, FeeSchedule
+from exchange.core.orders import (
+    ACCEPTED,
+    BUY,
+    LIVE_STATUSES,
+    PARTIALLY_FILLED,
+    PAUSED,
+    PENDING,
+    STOP,
+)
 from exchange.core.store import Store
 
 
@@ -37,6 +48,8 @@ class Audited(Protocol):
 
     @property
     def limited(self) -> bool: ...
+
+    def fee_schedule(self) -> FeeSchedule: ...
 
 
 def _fail(rule: str, whose: object) -> InvariantError:
@@ -64,6 +77,7 @@ def check_invariants(ex: Audited) -> None:
                         raise _fail("resting order is not accepted/partially_filled", order)
                     if ex.store.get_order(order.order_id) is not order:
                         raise _fail("resting order is not the stored one", order)
+    fees = ex.fee_schedule()
     reserved_cash: dict[str, int] = {}
     reserved_lots: dict[tuple[str, str], int] = {}
     buying: dict[tuple[str, str], int] = {}
@@ -85,6 +99,14 @@ def check_invariants(ex: Audited) -> None:
                 if resting is None or resting.orders.get(order.order_id) is not order:
                     raise _fail("live order does not rest at its level", order)
             if order.side == BUY:
+                if order.price is not None and order.kind != STOP:
+                    value = order.price * book.spec.mult
+                    rates = fees.rates(order.user, order.symbol)
+                    bps = max(rates.maker_bps, rates.taker_bps)
+                    unit = value + (value * bps + BPS - 1) // BPS
+                    if order.reserved != (order.qty - order.filled) * unit:
+                        raise _fail(f"live buy holds {order.reserved}, not its lots left at "
+                                    f"{unit} each", order)
                 reserved_cash[order.user] = reserved_cash.get(order.user, 0) + order.reserved
                 key = (order.user, order.symbol)
                 buying[key] = buying.get(key, 0) + order.qty - order.filled
@@ -93,8 +115,15 @@ def check_invariants(ex: Audited) -> None:
                 reserved_lots[key] = reserved_lots.get(key, 0) + order.reserved
         elif order.reserved != 0:
             raise _fail("ended order still reserves", order)
+    paid = 0
+    collected = 0
     for account in ex.accounts:
         user = account.user
+        paid += account.fees_paid
+        if user == FEE_ACCOUNT:
+            collected = account.cash
+        if account.fees_paid < 0:
+            raise _fail("negative fees paid", user)
         if account.cash < 0:
             raise _fail("negative cash", user)
         if account.reserved_cash != reserved_cash.get(user, 0):
@@ -113,3 +142,6 @@ def check_invariants(ex: Audited) -> None:
             if pos.reserved != reserved_lots.get((user, symbol), 0):
                 raise _fail(f"reserved lots {pos.reserved} are not its live sells' "
                             f"{reserved_lots.get((user, symbol), 0)}", (user, symbol))
+    if paid != collected:
+        raise _fail(f"the fee account holds {collected}, not the {paid} paid in fees",
+                    FEE_ACCOUNT)

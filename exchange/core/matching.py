@@ -11,8 +11,9 @@ protocol's:
 * each fill is settled on both accounts as it happens (``risk.settle``), so a stop
   triggered later in the same command sees every earlier fill's effect;
 * a market buy spends at most the cash budget risk gives it when it starts trading
-  (its available cash), less what it pays; a self-trade pays its own account and so
-  costs the budget nothing, exactly as the available cash would have it;
+  (its available cash), less what it pays, fees included (a lot is affordable when its
+  price and its taker fee fit the budget); a self-trade pays its own account and so
+  costs the budget only its fees, exactly as the available cash would have it;
 * self-trade prevention follows the taker's ``stp`` mode;
 * a trade moves the last price, which may trigger stops; triggered stops trade in the
   same command, oldest first, until no more trigger.
@@ -27,6 +28,7 @@ from mypy_extensions import mypyc_attr
 
 from exchange.core.book import OrderBook
 from exchange.core.errors import IllegalTransition
+from exchange.core.fees import BPS
 from exchange.core.marketdata import MarketData
 from exchange.core.orders import (
     ACCEPTED,
@@ -152,6 +154,7 @@ class MatchingCore(Picklable):
         stp = order.stp
         cash = self.port.budget(order.user) if (buy and limit is None) else None
         mult = book.spec.mult
+        bps = self.port.taker_bps(order.user, book.spec.symbol) if cash is not None else 0
         prices = side.prices if buy else reversed(side.prices)
         for price in prices:
             if limit is not None and (price > limit if buy else price < limit):
@@ -163,10 +166,11 @@ class MatchingCore(Picklable):
                     return False
                 q = min(need, maker.qty - maker.filled)
                 if cash is not None:
-                    q = min(q, cash // (price * mult))
+                    q = min(q, cash * BPS // (price * mult * (BPS + bps)))
                     if q == 0:
                         return False
-                    cash -= q * price * mult
+                    value = q * price * mult
+                    cash -= value + (value * bps + BPS - 1) // BPS
                 need -= q
                 if need == 0:
                     return True
@@ -197,6 +201,9 @@ class MatchingCore(Picklable):
         check_self = stp != STP_NONE
         cash_capped = buy and limit is None
         budget = self.port.budget(tuser) if cash_capped else 0
+        # q lots cost value + ceil(value x bps / 10000) <= budget exactly when
+        # value x (10000 + bps) <= budget x 10000 (the budget is a whole number).
+        bps = self.port.taker_bps(tuser, symbol) if cash_capped else 0
         taker_side = taker.side
         remaining = taker.qty - taker.filled
         if taker.status not in TAKER_MOVES:
@@ -225,15 +232,14 @@ class MatchingCore(Picklable):
                 q = remaining if remaining < mleft else mleft
                 capped = False
                 if cash_capped:
-                    afford = budget // (best * mult)
+                    afford = (budget // (best * mult) if not bps
+                              else budget * BPS // (best * mult * (BPS + bps)))
                     if afford < q:
                         q = afford
                         if not q:
                             stopped = NO_CASH
                             break
                         capped = True
-                    if maker.user != tuser:  # a self-trade pays the taker's own account
-                        budget -= best * q * mult
                 notional = best * q
                 if buy:
                     trade = Trade(self.next_trade_id, symbol, best, q, taker.order_id,
@@ -243,6 +249,11 @@ class MatchingCore(Picklable):
                     trade = Trade(self.next_trade_id, symbol, best, q, maker.order_id,
                                   taker.order_id, taker_side, now, maker.user, tuser)
                     settle(trade, maker, taker, mult)
+                if cash_capped:
+                    if maker.user != tuser:
+                        budget -= best * q * mult + trade.buy_fee
+                    else:  # a self-trade pays the taker's own account: only fees leave it
+                        budget -= trade.buy_fee + trade.sell_fee
                 self.next_trade_id += 1
                 maker.filled += q
                 maker.notional += notional

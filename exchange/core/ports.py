@@ -2,10 +2,10 @@
 
 :class:`RiskPort` is all the symbol engine (:mod:`exchange.core.matching`,
 :mod:`exchange.core.lifecycle`) may ask of the risk part: take a hold, read a market
-buy's budget, re-hold for a modify, settle a fill, release an ended order. Written as a
-``Protocol`` so that the engine imports no account code at all, and so that another
-risk implementation (compiled, or a proxy to a risk shard in another process) can be
-put in its place without the engine knowing.
+buy's budget and its taker fee rate, re-hold for a modify, settle a fill, release an
+ended order. Written as a ``Protocol`` so that the engine imports no account code at
+all, and so that another risk implementation (compiled, or a proxy to a risk shard in
+another process) can be put in its place without the engine knowing.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ class RiskPort(Protocol):
 
     def budget(self, user: str) -> int:
         """Cash units a market buy of ``user`` may spend now."""
+        ...
+
+    def taker_bps(self, user: str, symbol: str) -> int:
+        """The fee rate ``user`` pays on ``symbol`` as the taker, in basis points: what a
+        market buy's budget must leave room for on each fill."""
         ...
 
     def rehold(self, order: Order, leaves: int, price: int | None, mult: int) -> int:

@@ -29,13 +29,22 @@ class CommandError(Exception):
 
 @mypyc_attr(serializable=True, allow_interpreted_subclasses=True)
 class Trade(Picklable):
-    """One execution between a taker and a maker, at the maker's price."""
+    """One execution between a taker and a maker, at the maker's price.
+
+    Settlement (``Risk.settle``) fills in what each side paid and what the sale removed
+    from the seller's cost basis, in cash units: ``buy_fee`` and ``sell_fee`` (zero
+    without a fee schedule), and ``sell_basis``, the average cost of the lots sold. The
+    seller's gain on this sale is ``price x qty x mult - sell_fee - sell_basis``; these
+    gains, summed, are the seller's realized P/L exactly (what per-sale reports need)."""
 
     __slots__ = (
+        "buy_fee",
         "buy_order_id",
         "buy_user",
         "price",
         "qty",
+        "sell_basis",
+        "sell_fee",
         "sell_order_id",
         "sell_user",
         "symbol",
@@ -56,6 +65,9 @@ class Trade(Picklable):
         ts: int,
         buy_user: str,
         sell_user: str,
+        buy_fee: int = 0,
+        sell_fee: int = 0,
+        sell_basis: int = 0,
     ) -> None:
         self.trade_id = trade_id
         self.symbol = symbol
@@ -67,6 +79,9 @@ class Trade(Picklable):
         self.ts = ts
         self.buy_user = buy_user
         self.sell_user = sell_user
+        self.buy_fee = buy_fee
+        self.sell_fee = sell_fee
+        self.sell_basis = sell_basis
 
     def __repr__(self) -> str:
         return (f"Trade({self.trade_id} {self.symbol} {self.qty}@{self.price}"

@@ -9,8 +9,9 @@ methods below, passing order records and trades, and it never reads a balance ex
 as the cash budget risk gives a market buy.
 
 What risk owns of an order is ``order.reserved``, the hold: cash units for a limit buy
-(``leaves x price x mult``, at the order's own limit), lots for a sell, nothing for a
-market or stop buy, which pays from the budget risk gives it when it trades. In one
+(``leaves x unit``, the unit being one lot at the order's own limit plus the fee of one
+lot at the user's taker rate, see :meth:`Risk.unit_cost`), lots for a sell, nothing for
+a market or stop buy, which pays from the budget risk gives it when it trades. In one
 process the order record is shared and risk writes that one field; a risk shard in
 another process keeps the same number against the order id.
 
@@ -26,6 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from mypy_extensions import mypyc_attr
 
 from exchange.core.accounts import Account, Accounts, Position, UserInfo
+from exchange.core.fees import BPS, FEE_ACCOUNT, NO_SCHEDULE, FeeSchedule
 from exchange.core.limits import (
     ALERT_SHARE,
     MAX_OPEN_EXPOSURE,
@@ -62,6 +64,13 @@ class Risk(Picklable):
         self.alerts: list[RiskAlert] = []
         """Alerts raised by the commands run since the caller last took them."""
         self._lots_delta = 0
+        self.fees: FeeSchedule = NO_SCHEDULE
+        self.charging = False
+        """Whether any fee rate is set: without one, holds and settlement are exactly
+        what they are without fees (the hot path pays one test for them)."""
+        self.fee_account: Account | None = None
+        """The account fees are paid into (:data:`~exchange.core.fees.FEE_ACCOUNT`), made
+        by the first schedule that charges anything."""
 
     # -- users ------------------------------------------------------------------------
     def add_user(self, info: UserInfo, cash: int,
@@ -150,7 +159,8 @@ class Risk(Picklable):
                 self._near(pending, order, MAX_POSITION, held + order.qty, cap)
             cap = limits.max_open_exposure
             if cap is not None and order.kind != MARKET and order.kind != STOP:
-                exposure = account.reserved_cash + order.qty * order.price * mult  # type: ignore[operator]
+                exposure = account.reserved_cash + order.qty * self.unit_cost(
+                    order.user, order.symbol, order.price, mult)  # type: ignore[arg-type]
                 if exposure > cap:
                     return MAX_OPEN_EXPOSURE
                 self._near(pending, order, MAX_OPEN_EXPOSURE, exposure, cap)
@@ -164,14 +174,61 @@ class Risk(Picklable):
         if used * whole > maximum * share:
             pending.append(RiskAlert(order.user, limit, order.symbol, used, maximum))
 
+    # -- fees -----------------------------------------------------------------------------
+    def set_fees(self, schedule: FeeSchedule) -> None:
+        """Put a fee schedule in force (the fee account is made the first time one charges
+        anything). The caller re-holds the live buys after it (see
+        ``Exchange.set_fee_schedule``), as their holds include the fee of each lot."""
+        self.fees = schedule.normalized()
+        self.charging = not self.fees.empty
+        if self.charging and FEE_ACCOUNT not in self.by_user:
+            self.accounts.add(UserInfo(FEE_ACCOUNT, name="Exchange fees"), 0, {})
+        self.fee_account = self.by_user.get(FEE_ACCOUNT)
+
+    def taker_bps(self, user: str, symbol: str) -> int:
+        """The rate ``user`` pays on ``symbol`` when taking liquidity, in basis points."""
+        if not self.charging:
+            return 0
+        return self.fees.rates(user, symbol).taker_bps
+
+    def unit_cost(self, user: str, symbol: str, price: int, mult: int) -> int:
+        """What one lot at ``price`` may cost ``user`` at most: its value plus the fee of
+        one lot alone, rounded up, at the taker rate (or the maker rate, should a schedule
+        make it the higher: a resting buy trades as the maker). A buy holds ``leaves`` of
+        these: each lot may fill alone, and fees rounded up fill by fill never exceed it."""
+        value = price * mult
+        if not self.charging:
+            return value
+        rates = self.fees.rates(user, symbol)
+        bps = rates.taker_bps if rates.taker_bps >= rates.maker_bps else rates.maker_bps
+        return value + (value * bps + BPS - 1) // BPS
+
+    def fee_rehold(self, order: Order, mult: int) -> int:
+        """The hold change a live buy needs under the schedule now in force (zero for an
+        order that holds no cash)."""
+        if order.side != BUY or order.price is None or order.kind == STOP:
+            return 0
+        unit = self.unit_cost(order.user, order.symbol, order.price, mult)
+        return (order.qty - order.filled) * unit - order.reserved
+
+    def apply_fee_rehold(self, order: Order, delta: int) -> bool:
+        """Change a live buy's hold by ``delta`` if its owner's available cash covers it."""
+        account = self.by_user[order.user]
+        if delta > account.cash - account.reserved_cash:
+            return False
+        order.reserved += delta
+        account.reserved_cash += delta
+        return True
+
     # -- holds (the RiskPort the symbol engine calls) --------------------------------
     def hold(self, order: Order, mult: int, best: int | None = None) -> str | None:
         """Take the hold a new order needs, or say why not (nothing held then).
 
         Checks the user's live-order bound, then the exposure limits (``best``: the
         best opposite price, which values a market order), then reserves:
-        ``qty x price x mult`` cash for a limit or stop-limit buy, ``qty`` lots for a
-        sell; a market or stop buy reserves nothing (see :meth:`budget`)."""
+        ``qty x unit`` cash for a limit or stop-limit buy (:meth:`unit_cost`: the
+        price of a lot and its taker fee), ``qty`` lots for a sell; a market or stop buy
+        reserves nothing (see :meth:`budget`)."""
         account = self.by_user[order.user]
         if account.open_orders >= self.max_open_orders:
             return "too_many_orders"
@@ -196,6 +253,9 @@ class Risk(Picklable):
         if order.side == BUY:
             if order.kind != MARKET and order.kind != STOP:
                 need = order.qty * order.price * mult  # type: ignore[operator]
+                if self.charging:
+                    need = order.qty * self.unit_cost(order.user, order.symbol,
+                                                      order.price, mult)  # type: ignore[arg-type]
                 if need > account.cash - account.reserved_cash:
                     return "insufficient_funds"
                 order.reserved = need
@@ -211,7 +271,7 @@ class Risk(Picklable):
         return None
 
     def budget(self, user: str) -> int:
-        """The cash a market buy may spend now: what is not reserved."""
+        """The cash a market buy may spend now, fees included: what is not reserved."""
         account = self.by_user[user]
         return account.cash - account.reserved_cash
 
@@ -230,7 +290,7 @@ class Risk(Picklable):
             return delta
         if price is None or order.kind == STOP:
             return 0
-        delta = leaves * price * mult - order.reserved
+        delta = leaves * self.unit_cost(order.user, order.symbol, price, mult) - order.reserved
         if delta > account.cash - account.reserved_cash:
             raise CommandError("insufficient_funds", "qty: not enough cash available")
         return delta
@@ -254,7 +314,8 @@ class Risk(Picklable):
                 raise CommandError("bad_request", f"qty: the order would pass {MAX_POSITION}")
             cap = limits.max_open_exposure
             if cap is not None and price is not None and order.kind != STOP:
-                delta = leaves * price * mult - order.reserved
+                delta = (leaves * self.unit_cost(order.user, order.symbol, price, mult)
+                         - order.reserved)
                 if delta > 0 and account.reserved_cash + delta > cap:
                     raise CommandError("bad_request",
                                        f"qty: the order would pass {MAX_OPEN_EXPOSURE}")
@@ -288,36 +349,71 @@ class Risk(Picklable):
     def settle(self, trade: Trade, buy: Order, sell: Order, mult: int) -> None:
         """Settle one fill on both accounts, at the trade's price.
 
-        The buyer pays ``price x qty x mult`` and gives up the hold of those lots at its
-        own limit (price improvement comes back); the seller hands over the lots it held
-        and receives the cash. The buyer's position is updated first, so a self-trade
-        books its cost basis exactly as two separate users' trades would."""
+        The buyer pays ``price x qty x mult`` and its fee, and gives up the hold of those
+        lots at its own limit (price improvement and any fee held beyond the one charged
+        come back); the seller hands over the lots it held and receives the cash less its
+        fee. The fees go to the fee account. The buyer's position is updated first, so a
+        self-trade books its cost basis exactly as two separate users' trades would.
+
+        Fees: ``ceil(value x bps / 10000)`` cash units each side, at the taker rate for
+        the side of the incoming order and the maker rate for the other, written on the
+        trade with the seller's cost basis removed (``sell_basis``)."""
         by_user = self.by_user
         symbol = trade.symbol
         q = trade.qty
         value = trade.price * q * mult
         buyer = by_user[trade.buy_user]
-        buyer.cash -= value
-        if buy.reserved:
+        seller = by_user[trade.sell_user]
+        buy_fee = 0
+        sell_fee = 0
+        if self.charging:
+            buy_fee, sell_fee = self._charge(trade, value, buyer, seller)
+            if buy.reserved:
+                # The hold is linear in the lots left: leaves x unit, exactly.
+                rel = buy.reserved // (buy.qty - buy.filled) * q
+                buy.reserved -= rel
+                buyer.reserved_cash -= rel
+        elif buy.reserved:
             rel = buy.price * q * mult  # type: ignore[operator]
             buy.reserved -= rel
             buyer.reserved_cash -= rel
+        buyer.cash -= value + buy_fee
         position: Position | None = buyer.positions.get(symbol)
         if position is None:
             position = buyer.position(symbol)
         position.qty += q
-        position.cost += value
+        position.cost += value + buy_fee
         if self.limited:
             position.buying -= q
-        seller = by_user[trade.sell_user]
         position = seller.positions[symbol]
-        position.sold(q, value)
+        trade.sell_basis = position.sold(q, value - sell_fee)
         position.reserved -= q
         sell.reserved -= q
-        seller.cash += value
+        seller.cash += value - sell_fee
+
+    def _charge(self, trade: Trade, value: int, buyer: Account,
+                seller: Account) -> tuple[int, int]:
+        """Both sides' fees on a fill worth ``value``, paid into the fee account."""
+        fees = self.fees
+        buy_rates = fees.rates(trade.buy_user, trade.symbol)
+        sell_rates = fees.rates(trade.sell_user, trade.symbol)
+        if trade.taker_side == BUY:
+            buy_bps, sell_bps = buy_rates.taker_bps, sell_rates.maker_bps
+        else:
+            buy_bps, sell_bps = buy_rates.maker_bps, sell_rates.taker_bps
+        buy_fee = (value * buy_bps + BPS - 1) // BPS
+        sell_fee = (value * sell_bps + BPS - 1) // BPS
+        trade.buy_fee = buy_fee
+        trade.sell_fee = sell_fee
+        buyer.fees_paid += buy_fee
+        seller.fees_paid += sell_fee
+        self.fee_account.cash += buy_fee + sell_fee  # type: ignore[union-attr]
+        return buy_fee, sell_fee
 
     # -- cash ---------------------------------------------------------------------------
     def deposit(self, user: str, amount: int) -> Account:
+        if user == FEE_ACCOUNT:
+            raise CommandError("bad_request", "user: the fee account takes only fees")
         if amount <= 0:
             raise CommandError("bad_request", "amount: must be a positive amount of cash")
         account = self.account(user)
@@ -330,6 +426,8 @@ class Risk(Picklable):
         return account
 
     def withdraw(self, user: str, amount: int) -> Account:
+        if user == FEE_ACCOUNT:
+            raise CommandError("bad_request", "user: the fee account takes only fees")
         if amount <= 0:
             raise CommandError("bad_request", "amount: must be a positive amount of cash")
         if amount > INT64_MAX:

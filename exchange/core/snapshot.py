@@ -33,6 +33,7 @@ from exchange.core.accounts import Account, Position, UserInfo
 from exchange.core.book import OrderBook, Side
 from exchange.core.engine import DEFAULT_MAX_OPEN_ORDERS, Exchange
 from exchange.core.errors import InvariantError
+from exchange.core.fees import MAX_BPS
 from exchange.core.marketdata import CANDLES_KEPT, INTERVALS, TAPE_LENGTH, Candle, MarketData
 from exchange.core.orders import (
     ACCEPTED,
@@ -48,6 +49,7 @@ from exchange.core.snapshot_format import (
     AccountRecord,
     CandleRecord,
     ExpiryRecord,
+    FeesRecord,
     FillRecord,
     LevelRecord,
     LimitsRecord,
@@ -58,6 +60,7 @@ from exchange.core.snapshot_format import (
     SnapshotError,
     SpecRecord,
     SymbolRecord,
+    TradeFeeRecord,
     TradeRecord,
     TwoFactorRecord,
     UserRecord,
@@ -98,6 +101,7 @@ def capture(exchange: Exchange) -> Snapshot:
         watchlists={a.user: exchange.watchlist(a.user) for a in exchange.risk.accounts
                     if exchange.watchlist(a.user)},
         symbol_names={n: s.name for n, s in exchange.specs.items() if s.name},
+        fees=_capture_fees(exchange, trades),
     )
 
 
@@ -239,6 +243,7 @@ def _restore(snap: Snapshot, max_open_orders: int, store: MemoryStore) -> Exchan
     _restore_limits(exchange, snap.limits)
     _restore_disabled(exchange, snap.disabled)
     _restore_user_extras(exchange, snap)
+    _restore_fees(exchange, snap.fees, trades)
     return exchange
 
 
@@ -289,6 +294,42 @@ def _restore_limits(exchange: Exchange, r: LimitsRecord) -> None:
             if symbol not in exchange.specs:
                 raise SnapshotError(f"limits: unknown symbol {symbol!r}")
     exchange.set_exposure_limits(r.default, r.per_user)
+
+
+# -- fees (version 3) ------------------------------------------------------------------------
+
+def _capture_fees(exchange: Exchange, trades: dict[int, Trade]) -> FeesRecord:
+    return FeesRecord(
+        exchange.fee_schedule(),
+        {a.user: a.fees_paid for a in exchange.risk.accounts if a.fees_paid},
+        [TradeFeeRecord(t.trade_id, t.buy_fee, t.sell_fee, t.sell_basis)
+         for t in (trades[tid] for tid in sorted(trades))
+         if t.buy_fee or t.sell_fee or t.sell_basis])
+
+
+def _restore_fees(exchange: Exchange, r: FeesRecord, trades: dict[int, Trade]) -> None:
+    """The fee schedule (checked against the symbols and users it names), the fees each
+    user has paid, and the kept trades' fee fields."""
+    for user in r.schedule.per_user:
+        if exchange.find_account(user) is None:
+            raise SnapshotError(f"fees: unknown user {user!r}")
+    for symbol in r.schedule.by_symbol:
+        if symbol not in exchange.specs:
+            raise SnapshotError(f"fees: unknown symbol {symbol!r}")
+    for rates in [*r.schedule.by_symbol.values(), *r.schedule.per_user.values()]:
+        if not (0 <= rates.maker_bps <= MAX_BPS and 0 <= rates.taker_bps <= MAX_BPS):
+            raise SnapshotError(f"fees: a rate outside 0 to {MAX_BPS} bps: {rates!r}")
+    for user, paid in r.paid.items():
+        account = exchange.find_account(user)
+        if account is None:
+            raise SnapshotError(f"fees: unknown user {user!r} paid fees")
+        account.fees_paid = paid
+    for t in r.trades:
+        trade = trades.get(t.trade_id)
+        if trade is None:
+            raise SnapshotError(f"fees: unknown trade {t.trade_id}")
+        trade.buy_fee, trade.sell_fee, trade.sell_basis = t.buy_fee, t.sell_fee, t.sell_basis
+    exchange.risk.set_fees(r.schedule)
 
 
 def _restore_spec(r: SpecRecord) -> SymbolSpec:

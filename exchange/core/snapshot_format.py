@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from exchange.core.fees import FeeSchedule
 from exchange.core.limits import ExposureLimits
 
 SNAPSHOT_VERSION = 3
@@ -25,8 +26,10 @@ SNAPSHOT_VERSION = 3
 
 Version 2 added ``limits`` (the exposure limits in force); version 1 had none, and reads
 as a snapshot with no limits set. Version 3 added, each in its own block, ``disabled`` (the
-users an administrator disabled) and ``two_factor``, ``watchlists`` and ``symbol_names``;
-versions 1 and 2 read as having none of them."""
+users an administrator disabled); ``two_factor``, ``watchlists`` and ``symbol_names``; and
+``fees`` (the fee schedule, what each user has paid, and each kept trade's fees and the
+seller's cost basis it removed). Versions 1 and 2 read as having none of them: nobody
+disabled, no two-factor login or watchlists, an exchange that never charged a fee."""
 
 SideName = Literal["buy", "sell"]
 Status = Literal["pending", "accepted", "partially_filled", "filled", "canceled", "expired",
@@ -234,6 +237,27 @@ class TwoFactorRecord(msgspec.Struct, array_like=True):
     last_step: int
 
 
+# -- version 3: fees -------------------------------------------------------------------------
+
+class TradeFeeRecord(msgspec.Struct, array_like=True):
+    """What settlement wrote on a kept trade: each side's fee and the seller's cost basis
+    removed by the sale (cash units). A trade not listed has all three zero."""
+
+    trade_id: int
+    buy_fee: int
+    sell_fee: int
+    sell_basis: int
+
+
+class FeesRecord(msgspec.Struct, forbid_unknown_fields=True):
+    """The fee schedule in force, the fees each user has paid (users who paid none are
+    left out), and the fee fields of the trades in ``trades``."""
+
+    schedule: FeeSchedule = msgspec.field(default_factory=FeeSchedule)
+    paid: dict[str, int] = msgspec.field(default_factory=dict)
+    trades: list[TradeFeeRecord] = msgspec.field(default_factory=list)
+
+
 class Snapshot(SnapshotV2, forbid_unknown_fields=True):
     """The whole exchange, as version 3 has it: version 2 and the blocks below."""
 
@@ -250,6 +274,10 @@ class Snapshot(SnapshotV2, forbid_unknown_fields=True):
     """Each user's watchlist, symbols in the order added (users without one left out)."""
     symbol_names: dict[str, str] = msgspec.field(default_factory=dict)
     """Display names of the symbols that have one."""
+
+    # -- fees (version 3) --
+    fees: FeesRecord = msgspec.field(default_factory=lambda: FeesRecord())
+    """The fee schedule, fees paid and each kept trade's fees (version 3)."""
 
 
 class _Version(msgspec.Struct):

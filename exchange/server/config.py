@@ -18,6 +18,7 @@ from typing import Any
 
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
+from exchange.core.fees import FEE_ACCOUNT, MAX_BPS, FeeRates, FeeSchedule
 from exchange.core.limits import ExposureLimits
 from exchange.core.symbols import INT64_MAX, SymbolSpec
 from exchange.server.auth import BadTokenHash, TokenHash
@@ -45,6 +46,8 @@ class SymbolConfig:
     max_qty: Decimal | None = None
     name: str = ""
     """The display name (``Apple Inc.``); optional."""
+    fees: FeeRates | None = None
+    """The symbol's maker and taker rates (``maker_fee_bps``, ``taker_fee_bps``)."""
 
 
 @dataclass(slots=True)
@@ -88,6 +91,8 @@ class UserConfig:
     api_secret: str = ""
     """The HMAC-SHA256 key the user's signed HTTP requests are checked with."""
     exposure: ExposureConfig = field(default_factory=ExposureConfig)
+    fees: FeeRates | None = None
+    """The user's own maker and taker rates, on every symbol instead of the symbol's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +200,14 @@ class Config:
                     for u in self.users if u.exposure != ExposureConfig()}
         return _exposure(default, exchange, "limits"), per_user
 
+    def fee_schedule(self) -> FeeSchedule:
+        """The config's fee schedule: each symbol's rates and each user's own.
+
+        Like the exposure limits, it changes what a fill does, so the server gives it as
+        a recorded command (``SetFees``) and replay charges what was charged live."""
+        return FeeSchedule({s.symbol: s.fees for s in self.symbols if s.fees is not None},
+                           {u.user: u.fees for u in self.users if u.fees is not None})
+
     def apply_credentials(self, exchange: Exchange) -> None:
         """Give each user the config names today's ``token``/``token_hash``.
 
@@ -255,6 +268,27 @@ def _parse_exposure(table: dict[str, Any], where: str) -> ExposureConfig:
         _decimal(table["max_open_exposure"], f"{where}.max_open_exposure")
         if "max_open_exposure" in table else None,
         {k: _decimal(v, f"{where}.max_position.{k}") for k, v in position.items()})
+
+
+FEE_KEYS = ("maker_fee_bps", "taker_fee_bps")
+
+
+def _parse_fees(table: dict[str, Any], where: str, both: bool) -> FeeRates | None:
+    """``maker_fee_bps``/``taker_fee_bps``: whole basis points, 0 to 10000; a key not given
+    is 0, or (``both``, a user's own rates) must be given with the other."""
+    given = [key for key in FEE_KEYS if key in table]
+    if not given:
+        return None
+    if both and len(given) != len(FEE_KEYS):
+        raise ConfigError(f"{where}.{given[0]}: a user's own rates need both "
+                          "maker_fee_bps and taker_fee_bps")
+    rates = []
+    for key in FEE_KEYS:
+        value = table.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_BPS:
+            raise ConfigError(f"{where}.{key}: expected whole basis points, 0 to {MAX_BPS}")
+        rates.append(value)
+    return FeeRates(rates[0], rates[1])
 
 
 def _check_totals(exchange: Exchange) -> None:
@@ -336,7 +370,7 @@ def parse_config(data: dict[str, Any]) -> Config:
     for i, raw in enumerate(data.get("symbols", [])):
         where = f"symbols[{i}]"
         _check_keys(raw, {"symbol", "tick_size", "lot_size", "reference_price", "price_band",
-                          "max_price", "max_qty", "name"}, where)
+                          "max_price", "max_qty", "name", *FEE_KEYS}, where)
         display = _str(raw, "name", where, "")
         if len(display) > 128:
             raise ConfigError(f"{where}.name: at most 128 characters")
@@ -356,6 +390,7 @@ def parse_config(data: dict[str, Any]) -> Config:
                        if "max_price" in raw else None),
             max_qty=(_decimal(raw["max_qty"], f"{where}.max_qty") if "max_qty" in raw else None),
             name=display,
+            fees=_parse_fees(raw, where, both=False),
         ))
     if not symbols:
         raise ConfigError("symbols: at least one [[symbols]] table is needed")
@@ -364,7 +399,8 @@ def parse_config(data: dict[str, Any]) -> Config:
     for i, raw in enumerate(data.get("users", [])):
         where = f"users[{i}]"
         _check_keys(raw, {"user", "name", "phone", "email", "token", "token_hash", "cash",
-                          "holdings", "admin", "api_key", "api_secret", *EXPOSURE_KEYS},
+                          "holdings", "admin", "api_key", "api_secret", *EXPOSURE_KEYS,
+                          *FEE_KEYS},
                     where)
         if ("token" in raw) == ("token_hash" in raw):
             raise ConfigError(f"{where}.token: give exactly one of token and token_hash")
@@ -375,6 +411,8 @@ def parse_config(data: dict[str, Any]) -> Config:
                 TokenHash.parse(token_hash)
             except BadTokenHash as exc:
                 raise ConfigError(f"{where}.token_hash: {exc}") from None
+        if raw.get("user") == FEE_ACCOUNT:
+            raise ConfigError(f"{where}.user: {FEE_ACCOUNT!r} is the exchange's fee account")
         holdings_raw = raw.get("holdings", {})
         if not isinstance(holdings_raw, dict):
             raise ConfigError(f"{where}.holdings: expected a table such as {{ AAPL = \"10\" }}")
@@ -404,6 +442,7 @@ def parse_config(data: dict[str, Any]) -> Config:
             holdings={k: _decimal(v, f"{where}.holdings.{k}") for k, v in holdings_raw.items()},
             admin=admin,
             exposure=_parse_exposure(raw, where),
+            fees=_parse_fees(raw, where, both=True),
         ))
     return Config(symbols=symbols, users=users, limits=limits, market_close=close,
                   fix=_fix_settings(data.get("fix", {})), market_name=market_name)

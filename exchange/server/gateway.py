@@ -25,6 +25,7 @@ from typing import Any
 from exchange.core import commands as C
 from exchange.core.builds import active_build
 from exchange.core.engine import Exchange
+from exchange.core.fees import FEE_ACCOUNT
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
 from exchange.server.admin_ops import AccountAdminOps
@@ -147,7 +148,9 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
                                    f"{math.ceil(locked)} s")
             return
         token, code = self.login_factors(msg)
-        account = self.exchange.find_account(msg.user)
+        # The fee account is an account no one logs in as: an unknown user to a login.
+        account = (self.exchange.find_account(msg.user) if msg.user != FEE_ACCOUNT
+                   else None)
         info = account.info if account is not None else None
         token_hash = info.token_hash if info is not None else ""
         if token_hash or (info is None and self._decoy_hash is not None):
@@ -187,7 +190,8 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
                        answer: Reply, ok: bool, code: str | None) -> None:
         if session.closed:
             return
-        account = self.exchange.find_account(msg.user) if ok else None
+        account = (self.exchange.find_account(msg.user)
+                   if ok and msg.user != FEE_ACCOUNT else None)
         # One answer whichever factor was wrong: a refusal says nothing of whether the
         # token was right, nor of whether the user has two-factor login on.
         if account is None or not self.second_factor_ok(session, msg.user, code):
@@ -422,5 +426,8 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
             }
             for symbol, actor in self.actors.items():
                 counters[f"queue_depth.{symbol}"] = actor.queue.qsize()
+            # fees: the fee account's cash, in cash units (it cannot log in to ask)
+            fees = ex.find_account(FEE_ACCOUNT)
+            counters["fees_collected"] = fees.cash if fees is not None else 0
             return R.StatsReply(counters=counters, build=active_build())
         self._local(session, msg, work, login=True, admin=True)

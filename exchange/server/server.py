@@ -25,7 +25,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from exchange import core
-from exchange.core.commands import SetLimits
+from exchange.core.commands import SetFees, SetLimits
+from exchange.core.fees import FeeSchedule
 from exchange.server.config import Config
 from exchange.server.frontends import Listener, Listening, frontend
 from exchange.server.gateway import Gateway
@@ -107,6 +108,7 @@ class ExchangeServer:
                                   base_seq=recovered.snapshot_seq)
             journal.on_failure = journal_failed
         self._set_limits(config, journal)
+        self._set_fees(config, journal)
         self.gateway = Gateway(self.exchange, config.limits)
         self.gateway.issuer = config.market_name  # two-factor login's provisioning URIs
         self.gateway.journal = journal
@@ -134,6 +136,28 @@ class ExchangeServer:
             log.info("exposure limits changed by the config: recorded")
         else:
             self.exchange.apply(cmd)
+
+    def _set_fees(self, config: Config, journal: FileJournal | None) -> None:
+        """Put the config's fee schedule in force, as a recorded command when it differs
+        from the one the data directory brought back (see Config.fee_schedule)."""
+        schedule = config.fee_schedule().normalized()
+        # A user the data directory does not hold has nothing to charge (and a snapshot
+        # names only users it holds).
+        schedule = FeeSchedule(schedule.by_symbol, {
+            u: r for u, r in schedule.per_user.items() if self.exchange.find_account(u)})
+        if schedule == self.exchange.fee_schedule():
+            return
+        cmd = SetFees(now_us(), "", schedule)
+        if journal is not None:
+            journal.append(cmd)
+            out = self.exchange.apply(cmd)
+            journal.commit()
+            log.info("fee schedule changed by the config: recorded")
+        else:
+            out = self.exchange.apply(cmd)
+        for order in out.orders:
+            log.warning("order %d of %r canceled: its hold cannot cover the new fees",
+                        order.order_id, order.user)
 
     async def start(self) -> tuple[str, int]:
         self._stopping = asyncio.Event()

@@ -135,7 +135,12 @@ class Views:
             trade.buy_order_id if side == "buy" else trade.sell_order_id,
             side,  # type: ignore[arg-type]
             "taker" if side == trade.taker_side else "maker",
+            self._fee(trade.buy_fee if side == "buy" else trade.sell_fee),
         )
+
+    def _fee(self, fee: int) -> str:
+        """A fill's fee as money; ``"0"`` without formatting, as most fills pay none."""
+        return self.money.fmt(fee) if fee else "0"
 
     def levels(self, spec: SymbolSpec, rows: list[tuple[int, int]]) -> list[tuple[str, str]]:
         return [(spec.fmt_price(p), self.qty(spec, q)) for p, q in rows]
@@ -173,7 +178,8 @@ class Views:
         account = self.exchange.account(user)
         fmt = self.money.fmt
         return R.BalanceReply(cash=fmt(account.cash), available=fmt(account.available_cash),
-                              reserved=fmt(account.reserved_cash))
+                              reserved=fmt(account.reserved_cash),
+                              fees_paid=fmt(account.fees_paid))
 
     def portfolio(self, user: str) -> R.PortfolioReply:
         ex = self.exchange

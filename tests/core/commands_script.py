@@ -12,6 +12,7 @@ from typing import Any
 
 from exchange.core import commands as C
 from exchange.core.engine import Exchange
+from exchange.core.fees import FEE_ACCOUNT, FeeRates, FeeSchedule
 from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.helpers import OTHER, SYM, T0
@@ -111,6 +112,13 @@ def run_script(ex: Exchange) -> list[C.Command]:
     do(C.Watch(t + 813, "bob", SYM, False))
     do(C.Watch(t + 814, "carol", SYM, False))  # refused: not on carol's watchlist
     do(C.Watch(t + 815, "carol", "NOPE", True))  # refused: unknown symbol
+    # fees
+    do(place(t + 999, "alice", "buy", 2, 97))  # rests before the fees: re-held for them
+    do(C.SetFees(t + 1000, "", FeeSchedule({SYM: FeeRates(10, 25)},
+                                           {"carol": FeeRates(0, 5)})))
+    do(place(t + 1001, "carol", "buy", 3, 100))  # rests: it will be the maker
+    do(place(t + 1002, "bob", "sell", 2, 100))  # takes: both pay a fee
+    do(place(t + 1003, "alice", "buy", 4, None, kind="market"))  # a budget with the fee
     return ran
 
 
@@ -121,7 +129,7 @@ def state(ex: Exchange) -> dict[str, Any]:
     for acct in ex.users():
         user = acct.user
         i = acct.info
-        accounts[user] = (acct.cash, acct.reserved_cash, acct.open_orders,
+        accounts[user] = (acct.cash, acct.reserved_cash, acct.open_orders, acct.fees_paid,
                           sorted((s, p.qty, p.reserved, p.cost, p.realized)
                                  for s, p in acct.positions.items()),
                           (i.name, i.phone, i.email, i.token_hash, i.admin, i.disabled))
@@ -135,11 +143,14 @@ def state(ex: Exchange) -> dict[str, Any]:
                          md.volume, ex.next_expiry(symbol),
                          (str(spec.tick_size), str(spec.lot_size), spec.reference_price,
                           spec.price_band, spec.max_price, spec.max_qty, spec.mult))
-    fills = {a.user: [(t.trade_id, t.price, t.qty, side) for t, side in ex.fills_of(a.user)]
+    fills = {a.user: [(t.trade_id, t.price, t.qty, side, t.buy_fee, t.sell_fee, t.sell_basis)
+                      for t, side in ex.fills_of(a.user)]
              for a in ex.users()}
+    fee_account = ex.find_account(FEE_ACCOUNT)
     return {"accounts": accounts, "orders": orders, "books": books, "fills": fills,
             "market_open": ex.market_open, "limits": ex.exposure_limits(),
             "two_factor": {a.user: ex.two_factor_of(a.user) for a in ex.users()},
             "watchlists": {a.user: ex.watchlist(a.user) for a in ex.users()},
+            "fees": (ex.fee_schedule(), None if fee_account is None else fee_account.cash),
             "next_order_id": ex.next_order_id,
             "next_trade_id": ex.next_trade_id}

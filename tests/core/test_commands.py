@@ -19,6 +19,7 @@ import msgspec
 import pytest
 
 from exchange.core import commands as C
+from exchange.core.fees import FeeRates, FeeSchedule
 from exchange.core.limits import ExposureLimits
 from exchange.core.results import CommandError
 from tests.core.commands_script import place, run_script, state
@@ -46,6 +47,7 @@ SAMPLES: list[C.Command] = [
     C.AddSymbol(T0, "admin", "NEWCO", "0.05", "10", "20.00", None, "1000", None),
     C.TwoFactor(T0, "alice", "JBSWY3DPEHPK3PXP", True, 59_000_000),
     C.Watch(T0, "alice", SYM, True),
+    C.SetFees(T0, "", FeeSchedule({SYM: FeeRates(10, 25)}, {"bob": FeeRates(0, 0)})),
 ]
 
 # (record, the journal tuple the server wrote for it before the records existed)
@@ -69,7 +71,8 @@ def test_the_samples_and_the_union_cover_every_record_type() -> None:
                                        "market_open", "deposit", "withdraw", "set_limits",
                                        "create_user", "update_profile", "set_disabled",
                                        "add_symbol",
-                                       "two_factor", "watch"])
+                                       "two_factor", "watch",
+                                       "set_fees"])
 
 
 @pytest.mark.parametrize("cmd", SAMPLES, ids=lambda c: type(c).__name__)
@@ -179,6 +182,8 @@ def test_apply_runs_each_command_as_its_keyword_method() -> None:
                     by_method.set_two_factor(c.user, c.secret, c.enabled, c.last_step)
                 case C.Watch():
                     by_method.watch(c.user, c.symbol, c.on)
+                case C.SetFees():
+                    by_method.set_fee_schedule(c.schedule)
     assert state(by_method) == state(by_apply)
 
 

@@ -8,6 +8,14 @@ it filled. After every step the engine must agree with it on the trades (price, 
 buyer, seller, in order), on every order's state and on every account, and the engine's
 own invariants must hold.
 
+Fees: each run draws a fee schedule first (often none): a maker and a taker rate for the
+symbol and perhaps one user's own. The model charges them the plain way (the fee of each
+fill rounded up, the buyer paying it on top, the seller out of the proceeds, the lot's
+price plus one lot's fee held per lot a buy may still buy, a market buy filling the most
+lots whose price and fee its available cash covers, found by counting down), keeps cost
+basis and realized P/L by average cost, and the engine must agree, with the cash of the
+whole exchange, the fee account included, conserved exactly.
+
 Every order a command changes must also be reported by it: the command's own order, its
 bulk list, or an event whose snapshot is the order's final state; for a refused command,
 the outcome that rides on the error. Stops and post_only orders are left to the unit tests.
@@ -21,10 +29,11 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from exchange.core.accounts import UserInfo
 from exchange.core.commands import SetDisabled
+from exchange.core.fees import FEE_ACCOUNT, FeeRates, FeeSchedule
 from exchange.core.orders import LIVE_STATUSES, TRANSITIONS
 from exchange.core.results import CommandError, Outcome
 from exchange.core.symbols import SymbolSpec
@@ -41,6 +50,13 @@ PRICES = st.integers(98, 102)
 QTYS = st.integers(1, 8)
 STP = st.sampled_from(["none", "none", "none", "cancel_newest", "cancel_oldest",
                        "cancel_both"])
+BPS = st.sampled_from([0, 0, 0, 5, 30, 100, 250, 1000])
+
+
+def fee(value: int, bps: int) -> int:
+    """A fill's fee: the notional times the rate, rounded up to a whole cash unit."""
+    whole, part = divmod(value * bps, 10_000)
+    return whole + (1 if part else 0)
 
 
 def _reachable() -> dict[str, set[str]]:
@@ -92,15 +108,14 @@ class MOrder:
     def leaves(self) -> int:
         return self.qty - self.filled if self.live else 0
 
-    @property
-    def reserved(self) -> int:
+    def reserved(self, model: Model) -> int:
         if not self.live:
             return 0
         if self.side == "sell":
             return self.leaves
         if self.price is None:
             return 0  # a market buy pays from what is available when it trades
-        return self.leaves * self.price
+        return self.leaves * model.unit(self.user, self.price)
 
 
 class Model:
@@ -116,13 +131,24 @@ class Model:
         self.halted = False
         self.trades: list[tuple[int, int, int, int]] = []
         self.disabled: set[str] = set()
+        self.rates: dict[str, tuple[int, int]] = {u: (0, 0) for u in START}
+        """Each user's (maker, taker) rate in basis points."""
+        self.paid = dict.fromkeys(START, 0)
+        self.collected = 0
+        self.cost = dict.fromkeys(START, 0)
+        self.realized = dict.fromkeys(START, 0)
+
+    def unit(self, user: str, price: int) -> int:
+        """What a buy holds per lot: its price and the higher rate's fee on one lot."""
+        return price + fee(price, max(self.rates[user]))
 
     # -- derived state -----------------------------------------------------------------
     def reserved_cash(self, user: str) -> int:
-        return sum(o.reserved for o in self.orders.values() if o.user == user and o.side == "buy")
+        return sum(o.reserved(self) for o in self.orders.values()
+                   if o.user == user and o.side == "buy")
 
     def reserved_lots(self, user: str) -> int:
-        return sum(o.reserved for o in self.orders.values()
+        return sum(o.reserved(self) for o in self.orders.values()
                    if o.user == user and o.side == "sell")
 
     def available_cash(self, user: str) -> int:
@@ -184,14 +210,28 @@ class Model:
             price = maker.price
             qty = min(taker.qty - taker.filled, maker.qty - maker.filled)
             if buy and taker.kind == "market":
-                qty = min(qty, self.available_cash(taker.user) // price)
+                available = self.available_cash(taker.user)
+                taker_bps = self.rates[taker.user][1]
+                while qty and qty * price + fee(qty * price, taker_bps) > available:
+                    qty -= 1
                 if qty == 0:
                     return "insufficient_funds"
             buyer, seller = (taker, maker) if buy else (maker, taker)
-            self.cash[buyer.user] -= price * qty
+            value = price * qty
+            buy_fee = fee(value, self.rates[buyer.user][1 if buy else 0])
+            sell_fee = fee(value, self.rates[seller.user][0 if buy else 1])
+            self.cash[buyer.user] -= value + buy_fee
             self.lots[buyer.user] += qty
-            self.cash[seller.user] += price * qty
+            self.cost[buyer.user] += value + buy_fee
+            held = self.lots[seller.user]
+            removed = self.cost[seller.user] * qty // held
+            self.cost[seller.user] -= removed
+            self.realized[seller.user] += value - sell_fee - removed
+            self.cash[seller.user] += value - sell_fee
             self.lots[seller.user] -= qty
+            self.paid[buyer.user] += buy_fee
+            self.paid[seller.user] += sell_fee
+            self.collected += buy_fee + sell_fee
             taker.filled += qty
             maker.filled += qty
             taker.status = "partially_filled"
@@ -241,7 +281,8 @@ class Model:
             reason = "halted"
         elif sum(o.live for o in self.orders.values() if o.user == user) >= MAX_OPEN:
             reason = "too_many_orders"
-        elif side == "buy" and price is not None and qty * price > self.available_cash(user):
+        elif (side == "buy" and price is not None
+              and qty * self.unit(user, price) > self.available_cash(user)):
             reason = "insufficient_funds"
         elif side == "sell" and qty > self.available_lots(user):
             reason = "insufficient_holdings"
@@ -249,9 +290,10 @@ class Model:
             opposite = self.resting("sell" if side == "buy" else "buy")
             if not opposite:
                 reason = "no_liquidity"
-            elif side == "buy" and self.available_cash(user) < min(
-                    o.price for o in opposite):  # type: ignore[type-var]
-                reason = "insufficient_funds"
+            elif side == "buy":
+                best: int = min(o.price for o in opposite)  # type: ignore[type-var,assignment]
+                if self.available_cash(user) < best + fee(best, self.rates[user][1]):
+                    reason = "insufficient_funds"
         self.orders[oid] = order  # only now does it reserve anything
         if reason is not None:
             self.end(order, "rejected", reason)
@@ -269,11 +311,12 @@ class Model:
         new_price = price if price is not None else order.price
         leaves = new_qty - order.filled
         if order.side == "sell":
-            if leaves - order.reserved > self.available_lots(user):
+            if leaves - order.reserved(self) > self.available_lots(user):
                 raise ModelError("insufficient_holdings")
         else:
             assert new_price is not None
-            if leaves * new_price - order.reserved > self.available_cash(user):
+            if (leaves * self.unit(user, new_price) - order.reserved(self)
+                    > self.available_cash(user)):
                 raise ModelError("insufficient_funds")
         keeps_place = new_price == order.price and new_qty <= order.qty
         order.qty, order.price = new_qty, new_price
@@ -329,6 +372,19 @@ class EngineVersusModel(RuleBasedStateMachine):
         self.statuses: dict[int, str] = {}
         self.cash_total = sum(c for c, _ in START.values())
         self.lots_total = sum(n for _, n in START.values())
+
+    @initialize(maker=BPS, taker=BPS, own=st.none() | st.tuples(st.sampled_from(USERS), BPS,
+                                                                BPS))
+    def fees(self, maker: int, taker: int, own: tuple[str, int, int] | None) -> None:
+        """The fee schedule of the run: the symbol's rates, and perhaps one user's own."""
+        per_user = {} if own is None else {own[0]: FeeRates(own[1], own[2])}
+        self.ex.set_fee_schedule(FeeSchedule({SYM: FeeRates(maker, taker)}, per_user))
+        for user in USERS:
+            self.model.rates[user] = (maker, taker)
+        if own is not None:
+            self.model.rates[own[0]] = (own[1], own[2])
+        if maker or taker or (own is not None and (own[1] or own[2])):
+            event("fees")
 
     # -- running one command on both ---------------------------------------------------
     def both(self, engine_call: object, model_call: object) -> str | None:
@@ -530,7 +586,7 @@ class EngineVersusModel(RuleBasedStateMachine):
             assert (o.user, o.side, o.kind, o.tif) == (m.user, m.side, m.kind, m.tif)
             assert (o.status, o.reason, o.filled, o.qty, o.price) == (
                 m.status, m.reason, m.filled, m.qty, m.price), (o, m)
-            assert o.leaves == m.leaves and o.reserved == m.reserved
+            assert o.leaves == m.leaves and o.reserved == m.reserved(self.model)
             assert 0 <= o.filled <= o.qty and o.reserved >= 0
             if o.live:
                 assert o.filled + o.leaves == o.qty and o.filled < o.qty
@@ -553,6 +609,21 @@ class EngineVersusModel(RuleBasedStateMachine):
             assert pos.reserved == self.model.reserved_lots(user)
             assert 0 <= acct.reserved_cash <= acct.cash
             assert 0 <= pos.reserved <= pos.qty
+            assert acct.fees_paid == self.model.paid[user]
+            assert (pos.cost, pos.realized) == (self.model.cost[user], self.model.realized[user])
+        fees = self.ex.find_account(FEE_ACCOUNT)
+        assert (0 if fees is None else fees.cash) == self.model.collected
+        if self.model.collected:
+            event("fees collected")
+
+    @invariant()
+    def gains_per_sale_add_up_to_realized(self) -> None:
+        """What each sale brought in, less its fee and the basis it removed, summed over a
+        user's sales, is the user's realized P/L (what a per-sale report adds up)."""
+        for user in USERS:
+            gains = sum(t.price * t.qty - t.sell_fee - t.sell_basis
+                        for t, side in self.ex.fills_of(user, limit=10**6) if side == "sell")
+            assert gains == self.model.realized[user]
 
     @invariant()
     def books_agree(self) -> None:

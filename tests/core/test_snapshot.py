@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from exchange.core.accounts import UserInfo
 from exchange.core.engine import Exchange
+from exchange.core.fees import FEE_ACCOUNT, FeeRates, FeeSchedule
 from exchange.core.results import CommandError, Outcome
 from exchange.core.snapshot import (
     SNAPSHOT_VERSION,
@@ -77,7 +78,10 @@ OTHERS = st.one_of(
     st.tuples(st.just("market_open"), st.booleans()),
     st.tuples(st.just("deposit"), st.sampled_from(USERS), st.integers(1, 10_000)),
     st.tuples(st.just("withdraw"), st.sampled_from(USERS), st.integers(1, 10_000)),
-    st.tuples(st.just("wait"), st.integers(1, 3)))
+    st.tuples(st.just("wait"), st.integers(1, 3)),
+    # fees: a schedule of a symbol's rates and one user's own
+    st.tuples(st.just("set_fees"), st.sampled_from([SYM, OTHER]), st.integers(0, 300),
+              st.integers(0, 300), st.sampled_from(USERS), st.integers(0, 50)))
 # Weighted by hand: hypothesis's one_of favours the simpler strategies, which would
 # leave few orders placed and fewer trades.
 _MIX = (PLACE,) * 6 + (ON_ORDER, ON_ORDER, MODIFY, OTHERS)
@@ -116,6 +120,8 @@ RUN: dict[str, Callable[[Exchange, Command, int], object]] = {
     "market_open": lambda ex, c, now: ex.set_market_open(c[1]),
     "deposit": lambda ex, c, now: ex.deposit(c[1], c[2]),
     "withdraw": lambda ex, c, now: ex.withdraw(c[1], c[2]),
+    "set_fees": lambda ex, c, now: ex.set_fee_schedule(FeeSchedule(
+        {c[1]: FeeRates(c[2], c[3])}, {c[4]: FeeRates(c[5], c[5])})),
 }
 
 
@@ -127,8 +133,8 @@ def _summary(result: object) -> object:
     return (
         None if order is None else (order.order_id, order.status, order.reason, order.filled,
                                     order.notional, order.reserved),
-        [(t.trade_id, t.symbol, t.price, t.qty, t.buy_order_id, t.sell_order_id, t.ts)
-         for t in result.trades],
+        [(t.trade_id, t.symbol, t.price, t.qty, t.buy_order_id, t.sell_order_id, t.ts,
+          t.buy_fee, t.sell_fee, t.sell_basis) for t in result.trades],
         [(e.kind, e.order.order_id, e.status, e.filled) for e in result.events],
         [o.order_id for o in result.orders], result.duplicate, result.book_changes)
 
@@ -159,10 +165,11 @@ def queries(ex: Exchange) -> object:
         for user in USERS:
             out.append([(o.order_id, o.status) for o in ex.orders_of(user, symbol, False)])
             out.append([(o.order_id, o.status) for o in ex.orders_of(user, symbol)])
-            out.append([(t.trade_id, side) for t, side in ex.fills_of(user, symbol)])
-    for user in USERS:
-        a = ex.account(user)
-        out.append((a.cash, a.reserved_cash, a.open_orders,
+            out.append([(t.trade_id, side, t.buy_fee, t.sell_fee, t.sell_basis)
+                        for t, side in ex.fills_of(user, symbol)])
+    out.append(ex.fee_schedule())
+    for a in ex.users():
+        out.append((a.user, a.cash, a.reserved_cash, a.open_orders, a.fees_paid,
                     [(p.symbol, p.qty, p.reserved, p.cost, p.realized)
                      for p in a.positions.values()]))
     return out
@@ -330,3 +337,67 @@ def test_the_exposure_limits_are_part_of_the_state() -> None:
     old = decode(msgspec.msgpack.encode(SnapshotV1(**{**fields, "version": 1})))
     assert old.version == SNAPSHOT_VERSION
     assert not restore(old).limited
+
+
+# -- fees (version 3) -------------------------------------------------------------------------
+
+def charged() -> Exchange:
+    """``busy`` with a fee schedule in force and fills that paid fees both ways."""
+    ex = busy()
+    ex.set_fee_schedule(FeeSchedule({SYM: FeeRates(20, 50)}, {"carol": FeeRates(0, 10)}))
+    ex.place("carol", SYM, "sell", 3, T0 + 20, price=99)  # takes from alice (maker)
+    ex.place("alice", OTHER, "buy", 1, T0 + 21, kind="market")  # no fee on OTHER
+    return ex
+
+
+def test_the_fees_are_part_of_the_state() -> None:
+    from exchange.core.snapshot_format import SnapshotV2
+
+    ex = charged()
+    ex.check_invariants()
+    trade = ex.fills_of("carol", SYM)[-1][0]
+    assert (trade.buy_fee, trade.sell_fee) == (ceil_bps(297 * ex.spec(SYM).mult, 20),
+                                               ceil_bps(297 * ex.spec(SYM).mult, 10))
+    record = capture(ex)
+    assert record.fees.schedule == ex.fee_schedule()
+    assert record.fees.paid == {"alice": trade.buy_fee, "carol": trade.sell_fee}
+    back = restore(decode(encode(record)), store=MemoryStore(6, 5))
+    assert capture(back) == record
+    assert back.account(FEE_ACCOUNT).cash == trade.buy_fee + trade.sell_fee
+    assert queries(back) == queries(round_trip(ex))
+    last = back.fills_of("carol", SYM)[-1][0]
+    assert (last.buy_fee, last.sell_fee, last.sell_basis) == (
+        trade.buy_fee, trade.sell_fee, trade.sell_basis) and trade.sell_basis > 0
+    # the restored exchange charges as the original does
+    a = ex.place("bob", SYM, "sell", 1, T0 + 30, price=99)
+    b = back.place("bob", SYM, "sell", 1, T0 + 30, price=99)
+    assert _summary(a) == _summary(b) and a.trades[0].sell_fee > 0
+    assert capture(back) == capture(ex)
+    # a version 2 record (written before fees were state) reads as an exchange without
+    old_ex = busy()
+    v2 = capture(old_ex)
+    fields = {n: getattr(v2, n) for n in SnapshotV2.__struct_fields__}
+    old = decode(msgspec.msgpack.encode(SnapshotV2(**{**fields, "version": 2})))
+    assert old.version == SNAPSHOT_VERSION and old.fees.schedule.empty
+    again = capture(restore(old, store=MemoryStore(6, 5)))
+    assert again.fees.trades == []  # the basis a version 2 sale removed was not kept
+    assert msgspec.structs.replace(again, fees=v2.fees) == v2
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d["fees"]["schedule"]["by_symbol"].update(GOOG=[1, 1]), "unknown symbol 'GOOG'"),
+    (lambda d: d["fees"]["paid"].update(mallory=1), "unknown user 'mallory'"),
+    (lambda d: d["fees"]["paid"].update(bob=5), "the fee account holds"),
+    (lambda d: d["fees"]["schedule"]["by_symbol"].update(AAPL=[1, 10_001]), "outside 0 to"),
+    (lambda d: d["fees"]["schedule"]["by_symbol"].update(AAPL=[90, 90]), "live buy holds"),
+])
+def test_an_inconsistent_fee_record_is_refused(change: Callable[[dict[str, Any]], None],
+                                               message: str) -> None:
+    data = msgspec.msgpack.decode(encode(capture(charged())))
+    change(data)
+    with pytest.raises(SnapshotError, match=message):
+        restore(decode(msgspec.msgpack.encode(data)))
+
+
+def ceil_bps(value: int, bps: int) -> int:
+    return -(-value * bps // 10_000)

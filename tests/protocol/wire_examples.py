@@ -151,6 +151,7 @@ FILL = r.Fill(
     order_id=17,
     side="buy",
     liquidity="taker",
+    fee="6.01",
 )
 REJECTED_ORDER = r.Order(
     order_id=18,
@@ -217,7 +218,7 @@ REPLIES: list[r.Reply] = [
     r.OrderReply(order=ORDER),
     r.OrdersReply(orders=[ORDER, REJECTED_ORDER]),
     r.FillsReply(fills=[FILL]),
-    r.BalanceReply(cash="1000000", available="990000", reserved="10000"),
+    r.BalanceReply(cash="1000000", available="990000", reserved="10000", fees_paid="6.01"),
     r.PortfolioReply(cash="1000000", positions=[POSITION], net_worth="1150000"),
     r.SymbolsReply(
         symbols=[

@@ -15,7 +15,7 @@ def position(portfolio: dict[str, Any], symbol: str) -> dict[str, Any]:
 async def test_balance_deposit_withdraw(alice: Conn) -> None:
     r = await alice.request("balance", ref="b")
     assert r == {"type": "balance", "cash": "1000000", "available": "1000000", "reserved": "0",
-                 "ref": "b"}
+                 "fees_paid": "0", "ref": "b"}
     r = await alice.request("deposit", amount="10.50")
     assert (r["type"], r["cash"], r["available"]) == ("balance", "1000010.5", "1000010.5")
     r = await alice.text("deposit 0.25")
@@ -31,7 +31,8 @@ async def test_balance_deposit_withdraw(alice: Conn) -> None:
     r = await alice.request("withdraw", amount="0.750001")
     assert r["cash"] == "1000010"
     r = await alice.text("withdraw 10")
-    assert r == {"type": "balance", "cash": "1000000", "available": "1000000", "reserved": "0"}
+    assert r == {"type": "balance", "cash": "1000000", "available": "1000000", "reserved": "0",
+                 "fees_paid": "0"}
     assert await alice.text("BALANCE") == r
     assert (await alice.text("withdraw 1000000.01"))["code"] == "insufficient_funds"
     assert (await alice.text("deposit ten"))["code"] == "bad_request"

@@ -134,12 +134,12 @@ async def test_partial_fill_and_fill_record(alice: Conn, bob: Conn) -> None:
     assert without(fill, "ts") == {
         "trade_id": 1, "symbol": "AAPL", "price": "150.20", "qty": "40",
         "buy_order_id": order["order_id"], "sell_order_id": sell, "taker_side": "buy",
-        "order_id": order["order_id"], "side": "buy", "liquidity": "taker"}
+        "order_id": order["order_id"], "side": "buy", "liquidity": "taker", "fee": "0"}
     event = await bob.event("fill")
     assert event["order"]["order_id"] == sell and event["order"]["status"] == "filled"
     assert event["order"]["leaves_qty"] == "0"
     assert without(event["fill"], "order_id", "side", "liquidity") == without(
-        fill, "order_id", "side", "liquidity")
+        fill, "order_id", "side", "liquidity")  # the fee too: the demo market charges none
     assert (event["fill"]["order_id"], event["fill"]["side"], event["fill"]["liquidity"]) == (
         sell, "sell", "maker")
     book = await alice.request("book", symbol="AAPL")

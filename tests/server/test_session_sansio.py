@@ -210,7 +210,7 @@ def test_an_event_waits_behind_the_reply_still_owed() -> None:
     session, transport, gateway, _ = make()
     session.data_received(place(1))
     session.push(R.FillEvent(order=order(1), fill=R.Fill(
-        1, "AAPL", "1", "1", 1, 2, "buy", "2024-01-01T00:00:00Z", 1, "buy", "maker")))
+        1, "AAPL", "1", "1", 1, 2, "buy", "2024-01-01T00:00:00Z", 1, "buy", "maker", "0")))
     gateway.flush()
     assert transport.written == b""
     session.fulfil(gateway.slots[0], accepted(1))

@@ -440,8 +440,10 @@ class Encoder:
         if order.expires_at is not None:
             head += f"126={W.from_rfc3339(order.expires_at)}\x01"
         if fill is not None:
+            # Commission(12) as an absolute amount of cash, CommType(13) 3 (FIX 4.4).
             head += (f"32={fill.qty}\x0131={fill.price}\x01"
-                     f"851={1 if fill.liquidity == 'maker' else 2}\x01")
+                     f"851={1 if fill.liquidity == 'maker' else 2}\x01"
+                     f"12={fill.fee}\x0113=3\x01")
             when = W.from_rfc3339(fill.ts)
         else:
             when = self.wall.stamp().decode()

@@ -373,7 +373,7 @@ def new_order(names: Names, o: R.Order, fills: list[R.Fill], resp: str,
     if o.stop_price is not None:
         body["stopPrice"] = o.stop_price
     if resp == "FULL":
-        body["fills"] = [{"price": f.price, "qty": f.qty, "commission": "0",
+        body["fills"] = [{"price": f.price, "qty": f.qty, "commission": f.fee,
                           "commissionAsset": QUOTE, "tradeId": f.trade_id} for f in fills]
     return body
 
@@ -407,7 +407,7 @@ def my_trade(names: Names, f: R.Fill) -> dict[str, Any]:
     """One of the user's fills as ``GET /api/v3/myTrades`` writes it."""
     return {"symbol": names.to_id[f.symbol], "id": f.trade_id, "orderId": f.order_id,
             "orderListId": -1, "price": f.price, "qty": f.qty,
-            "quoteQty": product(f.price, f.qty), "commission": "0",
+            "quoteQty": product(f.price, f.qty), "commission": f.fee,
             "commissionAsset": QUOTE, "time": ms(f.ts), "isBuyer": f.side == "buy",
             "isMaker": f.liquidity == "maker", "isBestMatch": True}
 
