@@ -79,6 +79,7 @@ class Gateway(MarketDataOps):
             M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
             M.Stats: self.on_stats,
         }
+        self.metrics.handles(self._table)  # every op counted, at zero until it comes
         self.login_throttle = LoginThrottle()
         self._login_conns: dict[int, ConnectionLogins] = {}
         self._hash_executor = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="token-check")
@@ -191,6 +192,7 @@ class Gateway(MarketDataOps):
     def _login_failed(self, session: SessionPort, conn: ConnectionLogins, msg: M.Login,
                       answer: Reply, counted: bool, why: str) -> None:
         assert self.loop is not None
+        self.metrics.logins_failed += 1
         closing = self.login_throttle.failed(conn, msg.user if counted else None,
                                              self.loop.time())
         log.warning("failed login for user %r from %s (session %d, failure %d on this "
@@ -407,7 +409,7 @@ class Gateway(MarketDataOps):
                 "sessions": len(self.sessions),
                 "users_online": len(self.user_sessions),
                 "sessions_opened": self.counters["sessions_opened"],
-                "requests": self.counters["requests"],
+                "requests": self.requests_dispatched(),
                 "orders": orders,
                 "trades": trades,
                 "live_orders": ex.open_orders(),
