@@ -1,9 +1,12 @@
 """What the server counts about itself, kept as plain integers on the request path.
 
 The order path is hot, so nothing here takes a lock or builds an object per request: a
-request is counted with one ``dict`` increment keyed by its message type, a reply's
-latency lands in a :class:`Histogram`, a list of integers indexed by ``bisect``, and a
-failure (an error reply, a failed login) is counted on its own, slower path. Everything
+request is counted with one ``dict`` increment keyed by its message type; a reply adds
+its request's arrival time to its session's list, and when the session hands its output
+to the connection (once a turn) the clock is read once and the latencies land in a
+:class:`Histogram`, a list of integers indexed by ``bisect`` (the replies to one read
+share an arrival time and are counted at once). A failure (an error reply, a failed
+login) is counted on its own, slower path. Everything
 else worth seeing (sessions, orders, trades, queue depths) is already kept by the
 gateway and the core and is only read when someone asks: :class:`Readings` is that
 reading, taken on the event-loop thread, and :mod:`exchange.server.exposition` turns it
@@ -17,8 +20,8 @@ from __future__ import annotations
 
 import math
 import time
-from bisect import bisect_left
-from collections.abc import Iterable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,9 +57,10 @@ class Histogram:
         self.counts = [0] * (len(self.bounds) + 1)
         self.sum = 0.0
 
-    def observe(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.sum += value
+    def observe(self, value: float, times: int = 1) -> None:
+        """Count ``value`` (``times`` observations of it)."""
+        self.counts[bisect_left(self.bounds, value)] += times
+        self.sum += value * times
 
     @property
     def count(self) -> int:
@@ -93,14 +97,13 @@ class RequestMetrics:
     """The counts kept on the request path: requests and errors by op, reply latency,
     failed logins and refused connections. One per gateway; sessions write to it."""
 
-    __slots__ = ("connections_refused", "errors", "latency", "logins_failed", "requests",
-                 "sessions_opened")
-
-    clock = staticmethod(time.perf_counter)
-    """The clock reply latency is measured with (a monotonic one of high resolution:
-    the event loop's own time is in milliseconds under uvloop)."""
+    __slots__ = ("clock", "connections_refused", "errors", "latency", "logins_failed",
+                 "requests", "sessions_opened")
 
     def __init__(self) -> None:
+        self.clock: Callable[[], float] = time.perf_counter
+        """The clock reply latency is measured with (a monotonic one of high resolution:
+        the event loop's own time is in milliseconds under uvloop)."""
         self.requests: dict[type[Any], int] = {}
         """Requests dispatched, by message type: filled with every type the gateway
         handles before the first one arrives (see :meth:`handles`)."""
@@ -116,6 +119,21 @@ class RequestMetrics:
         """Count requests of these message types (at zero until one comes)."""
         for kind in kinds:
             self.requests.setdefault(kind, 0)
+
+    def replied(self, arrivals: list[float]) -> None:
+        """Replies handed to their connection now, to requests that arrived at these
+        times (on :attr:`clock`), in reply order, which is request order, so the times
+        never decrease: one clock read for them all, and one observation per run of
+        equal times (the replies to one read share its time)."""
+        now = self.clock()
+        observe = self.latency.observe
+        i = 0
+        end = len(arrivals)
+        while i < end:
+            at = arrivals[i]
+            j = bisect_right(arrivals, at, i)  # past the run of `at` (always > i)
+            observe(now - at, j - i)
+            i = j
 
     def error(self, kind: type[Any] | None, code: str) -> None:
         """One error reply with ``code`` to a request of type ``kind`` (None: one that

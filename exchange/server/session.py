@@ -226,14 +226,14 @@ class Session:
         self.parked: Any = None  # a frame read, to handle next turn
         self.ref: Any = None  # the ref of the request being dispatched (for its slots)
         # The metrics (see exchange.server.metrics): the request being dispatched's type
-        # and when the read that brought it arrived, kept in its slots; each reply counts
-        # its latency as it is handed to the output, and an error its op and code.
+        # and when the read that brought it arrived, kept in its slots. An error reply
+        # is counted by op and code as it is given; a reply's arrival time joins `timed`
+        # as it joins `out`, and the latencies are taken when `out` is handed over.
         self.op: type[Any] | None = None
         self.arrived = 0.0
-        metrics = gateway.metrics
-        self.metrics = metrics
+        self.timed: list[float] = []
+        self.metrics = metrics = gateway.metrics
         self._now = metrics.clock
-        self._observe = metrics.latency.observe
         self.slots: deque[Slot] = deque()
         self.unrun = 0  # slots whose deferred work has not run yet
         self.held = 0  # bytes of replies/events ready in slots, not yet in `out`
@@ -316,6 +316,7 @@ class Session:
             self.login_timer = None
         self.slots.clear()
         self.held = 0
+        self.timed = []
         self.out = []
         self.out_size = 0
         self.parked = None
@@ -488,7 +489,7 @@ class Session:
             self.held += len(data)
         else:
             if at:
-                self._observe(self._now() - at)
+                self.timed.append(at)
             self._write(data)
 
     def local(self, work: Callable[[], Answer]) -> None:
@@ -501,7 +502,8 @@ class Session:
 
     def _answer_data(self, answer: Answer, ref: Any, op: type[Any] | None, at: float
                      ) -> bytes:
-        """The bytes of an answer about to be written, counted in the metrics."""
+        """The bytes of an answer about to be written, counted in the metrics (its
+        arrival time joins ``timed``: see :meth:`hand_over`)."""
         if type(answer) is tuple:
             if not answer:
                 return b""  # a place that answers nothing (see SessionPort.local)
@@ -512,7 +514,7 @@ class Session:
             if type(answer) is R.Error:
                 self.metrics.error(op, answer.code)
             data = self._encode_reply(answer, ref)
-        self._observe(self._now() - at)
+        self.timed.append(at)
         return data
 
     def routed(self, dispatch: Callable[[Slot], None]) -> None:
@@ -618,7 +620,7 @@ class Session:
                 slots.popleft()
                 self.held -= len(data)  # counted when it was set, now moves to `out`
                 if head.at:  # a reply, not an event
-                    self._observe(self._now() - head.at)
+                    self.timed.append(head.at)
                 self._write(data)
         finally:
             self.advancing = False
@@ -684,7 +686,7 @@ class Session:
 
     def hand_over(self) -> None:
         """Give ``out`` to the transport (once the gateway has made its records
-        durable).
+        durable), and count the latency of the replies in it (the metrics).
 
         A client that keeps up (nothing left unsent) gets the turn's output joined, one
         buffer for one send. A client that is behind gets the messages themselves: the
@@ -703,6 +705,11 @@ class Session:
                 transport.write(b"".join(out))
             self.out = []
             self.out_size = 0
+            if self.timed:
+                # One clock read for the replies handed over (not one per reply: the
+                # request path is hot); those of one read are counted at once.
+                self.metrics.replied(self.timed)
+                self.timed = []
 
     def _drained(self) -> None:
         """The output may be under the high-water mark again: run what waited for it

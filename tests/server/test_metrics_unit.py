@@ -13,7 +13,7 @@ from exchange.server.config import demo_config
 from exchange.server.exposition import render
 from exchange.server.frontends.lines import LinesProtocol
 from exchange.server.gateway import Gateway
-from exchange.server.metrics import INVALID_OP, Histogram, Readings, op_name
+from exchange.server.metrics import INVALID_OP, Histogram, Readings, RequestMetrics, op_name
 from protocol import messages as M
 
 # -- the histogram ---------------------------------------------------------------------------
@@ -178,3 +178,15 @@ async def test_replies_are_timed_and_errors_counted_by_op_and_code() -> None:
         assert readings.journal_fsync is None
     finally:
         gateway.stop()
+
+
+def test_replies_handed_over_together_are_timed_by_their_arrival() -> None:
+    metrics = RequestMetrics()
+    metrics.latency = Histogram([1.0, 2.0, 5.0])
+    metrics.clock = lambda: 10.0
+    # Three replies to a read at 9.5, one to a read at 8.5, two to a read at 4.0.
+    metrics.replied([4.0, 4.0, 8.5, 9.5, 9.5, 9.5])
+    assert metrics.latency.counts == [3, 1, 0, 2]
+    assert metrics.latency.sum == pytest.approx(3 * 0.5 + 1.5 + 2 * 6.0)
+    metrics.replied([9.0])
+    assert metrics.latency.counts == [4, 1, 0, 2]
