@@ -232,6 +232,7 @@ class GatewayCore:
         self._table[kind](session, message)
 
     def requests_dispatched(self) -> int:
+        """Requests dispatched since the start, of every op (the ``stats`` counter)."""
         return sum(self._request_counts.values())
 
     def readings(self) -> Readings:

@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.fix.client import FixClient, order_fields
 from tests.server.conftest import StartServer
 from tests.server.http_wire import HTTP_CONFIG, Http
 from tests.server.wire import Conn, connect
@@ -134,6 +135,25 @@ async def test_the_http_frontend_serves_the_same_metrics(
         assert value(samples, "exchange_journal_fsync_seconds_count") == 0  # no data dir
         assert value(samples, "exchange_sessions_open", frontend="lines") == 3
     await close(conns)
+
+
+async def test_fix_sessions_and_their_orders_are_counted(
+        start_server: StartServer, client: aiohttp.ClientSession) -> None:
+    server = start_server(args=("--fix-port", "0", "--metrics-port", "0"))
+    alice = await FixClient.open(server.others["fix"], "alice")
+    assert (await alice.logon()).type == "A"
+    await alice.send("D", order_fields("m1", "AAPL", "1", 10, "150.00", tif="1"))
+    assert (await alice.expect("8"))[150] == "0"  # New
+    await alice.send("D", order_fields("m2", "NOPE", "1", 10, "150.00", tif="1"))
+    assert (await alice.expect("8"))[150] == "8"  # Rejected: no such symbol
+    samples = await scrape(client, server.others["metrics"])
+    assert value(samples, "exchange_sessions_open", frontend="fix") == 1
+    assert value(samples, "exchange_sessions_opened_total", frontend="fix") == 1
+    assert value(samples, "exchange_requests_total", op="login") == 1  # the Logon
+    assert value(samples, "exchange_requests_total", op="place") == 2
+    assert value(samples, "exchange_errors_total", op="place", code="unknown_symbol") == 1
+    assert value(samples, "exchange_live_orders") == 1
+    assert value(samples, "exchange_reply_latency_seconds_count") == 3
 
 
 def test_the_config_names_the_metrics_port(start_server: StartServer) -> None:
