@@ -1,6 +1,7 @@
 """The ``exchange`` command.
 
-``exchange serve [--host] [--port] [--config FILE] [--data-dir DIR]`` runs the server,
+``exchange serve [--host] [--port] [--config FILE] [--data-dir DIR] [--metrics-port PORT]``
+runs the server,
 ``exchange inspect DIR`` describes a data directory, ``exchange upgrade DIR`` converts its
 snapshots of an older format (see :mod:`exchange.server.upgrade`),
 ``exchange hash-token [TOKEN]``
@@ -68,8 +69,10 @@ def _serve(args: argparse.Namespace) -> int:
                   if name != "lines" and getattr(args, f"{name}_port") is not None}
         if "fix" not in others and config.fix.port is not None:
             others["fix"] = config.fix.port  # the config's [fix] port
+        metrics_port = (args.metrics_port if args.metrics_port is not None
+                        else config.metrics.port)  # else the config's [metrics] port
         status = runner(run_server(config, args.host, args.port, args.data_dir, context,
-                                   others))
+                                   others, metrics_port))
         if status:
             return int(status)  # 70: a command met a bug (see ExchangeServer._fatal)
     except RecoveryError as exc:
@@ -142,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
             serve.add_argument(f"--{name}-port", type=int, metavar="PORT",
                                help=f"also serve the {name} front-end on this port "
                                     "(0 picks a free one)")
+    serve.add_argument("--metrics-port", type=int, metavar="PORT",
+                       help="serve Prometheus metrics at /metrics on this port "
+                            "(0 picks a free one; docs/METRICS.md)")
     hasher = sub.add_parser("hash-token", help="print the token_hash config line of a token")
     hasher.add_argument("token", nargs="?",
                         help="the token (default: typed without echo, or read from stdin; "

@@ -137,6 +137,16 @@ class FixSettings:
     """The acceptor's CompID: the clients' TargetCompID, our SenderCompID."""
 
 
+# -- metrics ----------------------------------------------------------------------------
+@dataclass(slots=True)
+class MetricsSettings:
+    """The ``[metrics]`` table: the Prometheus metrics listener (docs/METRICS.md)."""
+
+    port: int | None = None
+    """Serve ``/metrics`` on this port (0: a free one) unless ``--metrics-port`` says
+    otherwise; None: only when ``--metrics-port`` is given."""
+
+
 @dataclass(slots=True)
 class Config:
     symbols: list[SymbolConfig]
@@ -147,6 +157,7 @@ class Config:
     market_name: str = "Exchange"
     """``[market] name``: the exchange's name, the issuer an authenticator app shows for
     two-factor login."""
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def frontend_options(self, name: str) -> dict[str, str]:
         """A front-end's settings, for its listener."""
@@ -342,7 +353,8 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
 
 def parse_config(data: dict[str, Any]) -> Config:
     """Check and convert a parsed TOML document."""
-    _check_keys(data, {"market", "limits", "symbols", "users", "fix"}, "config")
+    _check_keys(data, {"market", "limits", "symbols", "users", "fix",
+                       "metrics"}, "config")
     market = data.get("market", {})
     _check_keys(market, {"close", "name"}, "market")
     market_name = _str(market, "name", "market", "Exchange")
@@ -445,7 +457,8 @@ def parse_config(data: dict[str, Any]) -> Config:
             fees=_parse_fees(raw, where, both=True),
         ))
     return Config(symbols=symbols, users=users, limits=limits, market_close=close,
-                  fix=_fix_settings(data.get("fix", {})), market_name=market_name)
+                  fix=_fix_settings(data.get("fix", {})), market_name=market_name,
+                  metrics=_metrics_settings(data.get("metrics", {})))
 
 
 _COMP_ID = re.compile(r"[!-~]{1,64}")
@@ -468,6 +481,19 @@ def _fix_settings(raw: Any) -> FixSettings:
             raise ConfigError("fix.comp_id: expected 1 to 64 printable ASCII characters "
                               "without blanks or '='")
         settings.comp_id = comp_id
+    return settings
+
+
+def _metrics_settings(raw: Any) -> MetricsSettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("metrics: expected a table")
+    _check_keys(raw, {"port"}, "metrics")
+    settings = MetricsSettings()
+    if "port" in raw:
+        port = raw["port"]
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError("metrics.port: expected a port number, 0 to 65535")
+        settings.port = port
     return settings
 
 

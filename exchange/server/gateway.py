@@ -90,6 +90,7 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
             M.Watch: self.on_watch, M.Unwatch: self.on_watch, M.Search: self.on_search,
         }
         self._table.update(self.admin_handlers())  # account administration and profiles
+        self.metrics.handles(self._table)  # every op counted, at zero until it comes
         self.login_throttle = LoginThrottle()
         self._login_conns: dict[int, ConnectionLogins] = {}
         self._hash_executor = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="token-check")
@@ -216,6 +217,7 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
     def _login_failed(self, session: SessionPort, conn: ConnectionLogins, msg: M.Login,
                       answer: Reply, counted: bool, why: str) -> None:
         assert self.loop is not None
+        self.metrics.logins_failed += 1
         closing = self.login_throttle.failed(conn, msg.user if counted else None,
                                              self.loop.time())
         log.warning("failed login for user %r from %s (session %d, failure %d on this "
@@ -419,7 +421,7 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
                 "sessions": len(self.sessions),
                 "users_online": len(self.user_sessions),
                 "sessions_opened": self.counters["sessions_opened"],
-                "requests": self.counters["requests"],
+                "requests": self.requests_dispatched(),
                 "orders": orders,
                 "trades": trades,
                 "live_orders": ex.open_orders(),

@@ -14,11 +14,13 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from exchange.core.builds import active_build
 from exchange.core.commands import Command
 from exchange.core.engine import Exchange
 from exchange.core.results import CommandError
 from exchange.server.actor import SymbolActor
 from exchange.server.config import Limits
+from exchange.server.metrics import Readings, RequestMetrics, op_name
 from exchange.server.port import Answer, SessionPort, Slot
 from exchange.server.views import Views
 from protocol import replies as R
@@ -57,7 +59,9 @@ class GatewayCore:
         self._dirty: list[SessionPort] = []
         self._flush_scheduled = False
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.counters = {"sessions_opened": 0, "requests": 0}
+        self.counters = {"sessions_opened": 0}
+        self.metrics = RequestMetrics()
+        self._request_counts = self.metrics.requests
         self.failed = False
         """Set by :meth:`fail_stop`: a bug met in a command; nothing more runs."""
         self.on_fatal: Callable[[BaseException], None] | None = None
@@ -98,6 +102,7 @@ class GatewayCore:
         # Logged at most once a second, with a count: a flood of connections must not
         # become a flood of log lines.
         self._refused += 1
+        self.metrics.connections_refused += 1
         now = self.loop.time() if self.loop is not None else 0.0
         if now - self._refusal_logged >= 1.0:
             log.warning("connection from %s refused (%d since the last such line): %s",
@@ -110,6 +115,8 @@ class GatewayCore:
         self.sessions[session.id] = session
         self.per_address[session.host] = self.per_address.get(session.host, 0) + 1
         self.counters["sessions_opened"] += 1
+        opened = self.metrics.sessions_opened
+        opened[session.frontend] = opened.get(session.frontend, 0) + 1
         log.info("session %d opened from %s", session.id, session.peer)
 
     def session_closed(self, session: SessionPort, exc: Exception | None) -> None:
@@ -217,8 +224,43 @@ class GatewayCore:
 
     # -- dispatch -------------------------------------------------------------------------
     def dispatch(self, session: SessionPort, message: Any) -> None:
-        self.counters["requests"] += 1
-        self._table[type(message)](session, message)
+        kind = type(message)
+        try:
+            self._request_counts[kind] += 1
+        except KeyError:  # a type not in the table: its handler lookup below raises
+            self._request_counts[kind] = 1
+        self._table[kind](session, message)
+
+    def requests_dispatched(self) -> int:
+        """Requests dispatched since the start, of every op (the ``stats`` counter)."""
+        return sum(self._request_counts.values())
+
+    def readings(self) -> Readings:
+        """What the metrics expose, read now (docs/METRICS.md)."""
+        ex = self.exchange
+        orders, trades = ex.counts()
+        metrics = self.metrics
+        sessions_open: dict[str, int] = dict.fromkeys(metrics.sessions_opened, 0)
+        for session in self.sessions.values():
+            sessions_open[session.frontend] = sessions_open.get(session.frontend, 0) + 1
+        journal = self.journal
+        return Readings(
+            build=active_build(),
+            sessions_open=sessions_open,
+            sessions_opened=dict(metrics.sessions_opened),
+            users_online=len(self.user_sessions),
+            requests={op_name(kind): n for kind, n in self._request_counts.items()},
+            errors=dict(metrics.errors),
+            logins_failed=metrics.logins_failed,
+            connections_refused=metrics.connections_refused,
+            orders=orders,
+            trades=trades,
+            live_orders=ex.open_orders(),
+            queue_depth={symbol: actor.queue.qsize() for symbol, actor in self.actors.items()},
+            latency=metrics.latency.copy(),
+            journal_fsync=journal.sync_times.copy() if journal is not None else None,
+            journal_seq=journal.durable_seq if journal is not None else None,
+        )
 
     def subscribers(self, channel: str, symbol: str) -> list[SessionPort]:
         return self.subs.get((channel, symbol), [])

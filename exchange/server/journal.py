@@ -89,6 +89,7 @@ import os
 import re
 import struct
 import sys
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -106,6 +107,7 @@ from exchange.core.commands import (
 from exchange.core.engine import DEFAULT_MAX_OPEN_ORDERS, Exchange
 from exchange.core.results import CommandError
 from exchange.core.snapshot_format import SnapshotError, UnknownVersion
+from exchange.server.metrics import FSYNC_BOUNDS, Histogram
 
 if sys.platform != "win32":
     import fcntl
@@ -539,6 +541,9 @@ class FileJournal:
         self._undo = 0
         self._since_snapshot = 0
         self.snapshot_every = 1_000_000
+        self.sync_times = Histogram(FSYNC_BOUNDS)
+        """Seconds each commit's write and fdatasync took (the metrics' histogram)."""
+        self._clock = time.perf_counter
         self._fd = -1
         self._magic = b""
         for path in data_dir.glob("snapshot-*.tmp"):  # what a crash in a snapshot left
@@ -699,11 +704,13 @@ class FileJournal:
         data = self._magic + self._buffer
         self._buffer.clear()
         try:
+            started = self._clock()
             view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
             os.fdatasync(self._fd)
+            self.sync_times.observe(self._clock() - started)
             self._magic = b""
         except OSError as exc:
             self.failed = exc

@@ -23,6 +23,7 @@ from protocol import replies as R
 
 if TYPE_CHECKING:
     from exchange.server.config import Limits
+    from exchange.server.metrics import Readings, RequestMetrics
 
 Answer = R.ReplyBase | tuple[R.ReplyBase, ...]
 """What a request the gateway answers itself produces: one reply, or (``subscribe book``)
@@ -39,15 +40,20 @@ class Slot:
 
     ``ref`` is the request's correlation id as its codec decoded it (for JSON lines, the
     request's ``ref``); the gateway and the actors pass the slot on and never look at it.
-    ``data`` is the answer once encoded, ``run`` the work still to run at the head."""
+    ``data`` is the answer once encoded, ``run`` the work still to run at the head.
+    ``op`` (the request's message type) and ``at`` (when it arrived, on the clock of
+    :class:`~exchange.server.metrics.RequestMetrics`) are for the metrics: a slot with
+    ``at`` 0 holds an event, not a reply."""
 
-    __slots__ = ("data", "ref", "run")
+    __slots__ = ("at", "data", "op", "ref", "run")
 
-    def __init__(self, ref: Any = None, data: bytes | None = None, run: Run | None = None
-                 ) -> None:
+    def __init__(self, ref: Any = None, data: bytes | None = None, run: Run | None = None,
+                 op: type[Any] | None = None, at: float = 0.0) -> None:
         self.ref = ref
         self.data = data
         self.run = run
+        self.op = op
+        self.at = at
 
 
 class SessionPort(Protocol):
@@ -59,6 +65,8 @@ class SessionPort(Protocol):
     """
 
     id: int
+    frontend: str
+    """The front-end's name (``lines``, ``fix``, ``http``), for the metrics."""
     user: str | None
     admin: bool
     peer: str
@@ -124,6 +132,8 @@ class GatewayPort(Protocol):
     symbol_listeners: list[Callable[[str], None]]
     """Called with each symbol listed at run time (``add_symbol``) once it can be traded:
     a front-end that keeps a table of the symbols (the HTTP one) adds it there."""
+    metrics: RequestMetrics
+    """Where sessions count requests' errors and reply latency (docs/METRICS.md)."""
 
     def next_session_id(self) -> int:
         """A new connection's number, unique for the server's life."""
@@ -137,3 +147,5 @@ class GatewayPort(Protocol):
         """The session has output for this turn: flush it at the end of the turn."""
     def flush_early(self, session: SessionPort) -> None:
         """The session produced a lot this turn: hand it over before the turn ends."""
+    def readings(self) -> Readings:
+        """What the metrics expose, read now (a front-end that serves ``/metrics``)."""

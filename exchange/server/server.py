@@ -2,7 +2,8 @@
 
 It listens with the front-ends it is given by name (``exchange.server.frontends``; by
 default one ``lines`` listener on the configured host and port), each on its own socket,
-all in front of the one gateway.
+all in front of the one gateway; and, given a metrics port, serves the Prometheus metrics
+there (``exchange.server.exposition``).
 
 Shutdown order (after the way production ASGI servers do it): stop accepting; stop
 reading from sessions but answer every line already read; let the actors drain;
@@ -28,6 +29,7 @@ from exchange import core
 from exchange.core.commands import SetFees, SetLimits
 from exchange.core.fees import FeeSchedule
 from exchange.server.config import Config
+from exchange.server.exposition import MetricsListener, serve_metrics
 from exchange.server.frontends import Listener, Listening, frontend
 from exchange.server.gateway import Gateway
 from exchange.server.journal import FileJournal
@@ -79,8 +81,13 @@ class ExchangeServer:
     def __init__(self, config: Config, host: str = "127.0.0.1", port: int = 7878,
                  data_dir: str | Path | None = None,
                  ssl_context: ssl.SSLContext | None = None,
-                 listeners: list[Listener] | None = None) -> None:
+                 listeners: list[Listener] | None = None,
+                 metrics_port: int | None = None) -> None:
         self.config = config
+        self.metrics_port = metrics_port
+        """Serve the metrics on this port of the first listener's host (0: a free one)."""
+        self.metrics_bound: tuple[str, int] | None = None
+        self._metrics: MetricsListener | None = None
         keys = tuple(config.api_keys().values())
         self.listeners = [listener if listener.api_keys else replace(listener, api_keys=keys)
                           for listener in listeners or [Listener("lines", host, port,
@@ -168,6 +175,11 @@ class ExchangeServer:
             sock = server.sockets[0].getsockname()
             self.bound.append((sock[0], sock[1]))
         self.host, self.port = self.bound[0]
+        if self.metrics_port is not None:
+            self._metrics = await serve_metrics(self.gateway.readings, self.host,
+                                                self.metrics_port)
+            sock = self._metrics.sockets[0].getsockname()
+            self.metrics_bound = (sock[0], sock[1])
         self._schedule_close()
         tune_gc()
         return self.bound[0]
@@ -180,10 +192,14 @@ class ExchangeServer:
     def _stop_listening(self) -> None:
         for server in self._servers:
             server.close()
+        if self._metrics is not None:
+            self._metrics.close()
 
     async def _listeners_closed(self) -> None:
         for server in self._servers:
             await server.wait_closed()
+        if self._metrics is not None:
+            await self._metrics.wait_closed()
 
     def _schedule_close(self) -> None:
         """Arm the daily market close (``[market] close``, server local time)."""
@@ -280,23 +296,29 @@ class ExchangeServer:
 
 async def run_server(config: Config, host: str, port: int, data_dir: str | None = None,
                      ssl_context: ssl.SSLContext | None = None,
-                     others: dict[str, int] | None = None) -> int:
-    """Serve until stopped: JSON lines on ``host:port``, and each front-end of ``others``
-    (name -> port) on the same host.
+                     others: dict[str, int] | None = None,
+                     metrics_port: int | None = None) -> int:
+    """Serve until stopped: JSON lines on ``host:port``, each front-end of ``others``
+    (name -> port) on the same host, and the metrics on ``metrics_port`` if given.
 
-    Each further listener prints ``<name> listening on HOST:PORT`` once it is bound; the
-    JSON-lines ``listening on HOST:PORT`` line comes last, once every listener is ready,
-    so that a script that waits for it may connect to any of them."""
+    Each further listener prints ``<name> listening on HOST:PORT`` once it is bound (the
+    metrics ``metrics listening on HOST:PORT``); the JSON-lines ``listening on
+    HOST:PORT`` line comes last, once every listener is ready, so that a script that
+    waits for it may connect to any of them."""
     listeners = [Listener("lines", host, port, ssl_context)]
     listeners += [Listener(name, host, other,
                            data_dir=Path(data_dir) if data_dir is not None else None,
                            options=config.frontend_options(name))
                   for name, other in (others or {}).items()]
-    server = ExchangeServer(config, host, port, data_dir, ssl_context, listeners)
+    server = ExchangeServer(config, host, port, data_dir, ssl_context, listeners,
+                            metrics_port)
     bound_host, bound_port = await server.start()
     for listener, (other_host, other_port) in zip(listeners[1:], server.bound[1:],
                                                   strict=True):
         print(f"{listener.frontend} listening on {other_host}:{other_port}", flush=True)
+    if server.metrics_bound is not None:
+        metrics_host, metrics_bound_port = server.metrics_bound
+        print(f"metrics listening on {metrics_host}:{metrics_bound_port}", flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):  # not on every OS

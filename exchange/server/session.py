@@ -197,6 +197,8 @@ class Codec(Protocol):
 class Session:
     """A client connection's logic. All methods run on the event loop thread."""
 
+    frontend = "lines"
+    """The front-end's name, for the metrics (a subclass of another front-end says its own)."""
     hears_placements = False
     """Not told of orders placed on the user's other sessions (see SessionPort)."""
     second_factor = False
@@ -225,6 +227,15 @@ class Session:
         self.lines = codec.framer()
         self.parked: Any = None  # a frame read, to handle next turn
         self.ref: Any = None  # the ref of the request being dispatched (for its slots)
+        # The metrics (see exchange.server.metrics): the request being dispatched's type
+        # and when the read that brought it arrived, kept in its slots. An error reply
+        # is counted by op and code as it is given; a reply's arrival time joins `timed`
+        # as it joins `out`, and the latencies are taken when `out` is handed over.
+        self.op: type[Any] | None = None
+        self.arrived = 0.0
+        self.timed: list[float] = []
+        self.metrics = metrics = gateway.metrics
+        self._now = metrics.clock
         self.slots: deque[Slot] = deque()
         self.unrun = 0  # slots whose deferred work has not run yet
         self.held = 0  # bytes of replies/events ready in slots, not yet in `out`
@@ -283,6 +294,7 @@ class Session:
         self.gateway.session_opened(self)
 
     def data_received(self, data: bytes) -> None:
+        self.arrived = self._now()
         self.lines.feed(data)
         self._handle_lines()
 
@@ -306,6 +318,7 @@ class Session:
             self.login_timer = None
         self.slots.clear()
         self.held = 0
+        self.timed = []
         self.out = []
         self.out_size = 0
         self.parked = None
@@ -405,15 +418,15 @@ class Session:
         # Every slot opened while this request is dispatched answers it: it carries the
         # request's ref, which the codec stamps on the reply.
         self.ref = ref = message.ref
+        self.op = kind = type(message)
         if self.rate and not self._take_token():
             self.reply_now(R.Error(code="rate_limited",
                                    message=f"rate: more than {self.rate:g} requests per second"),
                            ref)
             return
-        if isinstance(message, ProtocolError):
+        if kind is ProtocolError:
             self.reply_now(error_reply(message), ref)
             return
-        kind = type(message)
         if kind is Quit:
             # Read nothing after quit, as after EOF: bye is the last reply, and a line
             # sent behind quit must not place an order nobody hears of.
@@ -459,40 +472,59 @@ class Session:
                     self.id, self.peer, self.login_timeout)
         self.end_input()
         self.reply_now(R.Error(code="auth_required", message=(
-            f"login: not logged in within {self.login_timeout:g} s; closing")), None)
+            f"login: not logged in within {self.login_timeout:g} s; closing")), None,
+            answers=False)
         self.close_after_flush()
 
     # -- ordering of output --------------------------------------------------------------------
-    def reply_now(self, reply: Any, ref: Any = None) -> None:
-        """A reply ready at once: written now, or queued behind what is still owed."""
+    def reply_now(self, reply: Any, ref: Any = None, answers: bool = True) -> None:
+        """A reply to the request being handled, ready at once: written now, or queued
+        behind what is still owed. ``answers`` False: a notice of the session's own
+        (a login timeout), which the metrics do not count as a reply."""
+        op = self.op
+        if type(reply) is R.Error and answers:
+            self.metrics.error(op, reply.code)
         data = self._encode_reply(reply, ref)
+        at = self.arrived if answers else 0.0
         if self.slots:
-            self.slots.append(Slot(ref, data))
+            self.slots.append(Slot(ref, data, None, op, at))
             self.held += len(data)
         else:
+            if at:
+                self.timed.append(at)
             self._write(data)
 
     def local(self, work: Callable[[], Answer]) -> None:
         """A request the server answers itself, once every earlier one is answered."""
         if self.slots:
-            self.slots.append(Slot(self.ref, None, work))
+            self.slots.append(Slot(self.ref, None, work, self.op, self.arrived))
             self.unrun += 1
         else:
-            self._write(self._encode_answer(work(), self.ref))
+            self._write(self._answer_data(work(), self.ref, self.op, self.arrived))
 
-    def _encode_answer(self, answer: Answer, ref: Any) -> bytes:
+    def _answer_data(self, answer: Answer, ref: Any, op: type[Any] | None, at: float
+                     ) -> bytes:
+        """The bytes of an answer about to be written, counted in the metrics (its
+        arrival time joins ``timed``: see :meth:`hand_over`)."""
         if type(answer) is tuple:
+            if not answer:
+                return b""  # a place that answers nothing (see SessionPort.local)
             # A reply and what follows it in its place (the first carries the ref).
-            return b"".join([self._encode_reply(reply, ref if i == 0 else None)
+            data = b"".join([self._encode_reply(reply, ref if i == 0 else None)
                              for i, reply in enumerate(answer)])
-        return self._encode_reply(answer, ref)
+        else:
+            if type(answer) is R.Error:
+                self.metrics.error(op, answer.code)
+            data = self._encode_reply(answer, ref)
+        self.timed.append(at)
+        return data
 
     def routed(self, dispatch: Callable[[Slot], None]) -> None:
         """A request for an actor: sent now, unless a local request is still ahead of it."""
         if self.unrun:
             self._defer(dispatch)
         else:
-            slot = Slot(self.ref)
+            slot = Slot(self.ref, None, None, self.op, self.arrived)
             self.slots.append(slot)
             dispatch(slot)
 
@@ -505,7 +537,7 @@ class Session:
 
     def _defer(self, dispatch: Callable[[Slot], None]) -> Slot:
         """Queue a dispatch to run when its slot reaches the head of the output order."""
-        slot = Slot(self.ref)
+        slot = Slot(self.ref, None, None, self.op, self.arrived)
 
         def run() -> None:
             dispatch(slot)
@@ -516,7 +548,7 @@ class Session:
         return slot
 
     def open_slot(self) -> Slot:
-        slot = Slot(self.ref)
+        slot = Slot(self.ref, None, None, self.op, self.arrived)
         self.slots.append(slot)
         return slot
 
@@ -524,6 +556,8 @@ class Session:
         """An actor's reply for ``slot``; releases everything now at the head."""
         if self.closed:
             return
+        if type(reply) is R.Error:
+            self.metrics.error(slot.op, reply.code)
         slot.data = data = self._encode_reply(reply, slot.ref)
         self.held += len(data)
         if not self.advancing and self.slots and self.slots[0] is slot:
@@ -580,13 +614,15 @@ class Session:
                         break
                     if result is not None:
                         slots.popleft()
-                        self._write(self._encode_answer(result, head.ref))
+                        self._write(self._answer_data(result, head.ref, head.op, head.at))
                         continue
                     data = head.data
                     if data is None:
                         break  # dispatched; its actor fills it later
                 slots.popleft()
                 self.held -= len(data)  # counted when it was set, now moves to `out`
+                if head.at:  # a reply, not an event
+                    self.timed.append(head.at)
                 self._write(data)
         finally:
             self.advancing = False
@@ -652,7 +688,7 @@ class Session:
 
     def hand_over(self) -> None:
         """Give ``out`` to the transport (once the gateway has made its records
-        durable).
+        durable), and count the latency of the replies in it (the metrics).
 
         A client that keeps up (nothing left unsent) gets the turn's output joined, one
         buffer for one send. A client that is behind gets the messages themselves: the
@@ -671,6 +707,11 @@ class Session:
                 transport.write(b"".join(out))
             self.out = []
             self.out_size = 0
+            if self.timed:
+                # One clock read for the replies handed over (not one per reply: the
+                # request path is hot); those of one read are counted at once.
+                self.metrics.replied(self.timed)
+                self.timed = []
 
     def _drained(self) -> None:
         """The output may be under the high-water mark again: run what waited for it

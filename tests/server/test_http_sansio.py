@@ -16,6 +16,7 @@ from exchange.server.frontends.http import binance as B
 from exchange.server.frontends.http import signing
 from exchange.server.frontends.http.outbox import Outbox
 from exchange.server.frontends.http.session import HttpSession, Refused
+from exchange.server.metrics import RequestMetrics
 from exchange.server.port import GatewayPort, Slot
 from protocol import messages as M
 from protocol import replies as R
@@ -27,6 +28,7 @@ class FakeGateway:
     limits = Limits()
 
     def __init__(self) -> None:
+        self.metrics = RequestMetrics()
         self.routed: list[tuple[HttpSession, Slot]] = []
         self.closed: list[HttpSession] = []
 

@@ -15,6 +15,7 @@ import asyncio
 from typing import Any
 
 from exchange.server.config import Limits
+from exchange.server.metrics import RequestMetrics
 from exchange.server.session import MAX_LINES_PER_TURN, Session, State
 from protocol.codec import decode_request
 from protocol.framing import LineBuffer
@@ -83,6 +84,7 @@ class FakeGateway:
 
     def __init__(self, limits: Limits, refuse: bytes | None = None) -> None:
         self.limits = limits
+        self.metrics = RequestMetrics()
         self.refuse = refuse
         self.dispatched: list[Any] = []
         self.dirty: list[Session] = []

@@ -19,6 +19,7 @@ import pytest
 
 from exchange.server.config import Limits
 from exchange.server.frontends.lines import LinesCodec
+from exchange.server.metrics import RequestMetrics
 from exchange.server.port import Slot
 from exchange.server.session import (
     MAX_LINES_PER_TURN,
@@ -121,6 +122,7 @@ class FakeGateway:
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
+        self.metrics = RequestMetrics()
         self.dispatched: list[Any] = []
         self.slots: list[Slot] = []
         self.dirty: list[Session] = []

@@ -106,6 +106,8 @@ class _Codec:
 class FixSession(Session):
     """One FIX connection (see the module doc)."""
 
+    frontend = "fix"
+
     def __init__(self, gateway: GatewayPort, session_id: int, acceptor: Acceptor,
                  clock: Clock, wall: W.WallClock | None = None) -> None:
         super().__init__(gateway, session_id, _Codec(acceptor.encoder), clock)
@@ -286,6 +288,7 @@ class FixSession(Session):
                 assert request.reason is not None
                 self._reject(seq, msg.msg_type, request.tag, request.reason, request.text)
             else:
+                self.metrics.error(None, request.code)
                 self.send(self.encoder.encode_error(request.code, request.text, ref))
             return
         if type(request) is M.CancelAll:
@@ -293,6 +296,7 @@ class FixSession(Session):
         elif type(request) is M.Cancel or type(request) is M.Modify:
             ref.kind = "claimed"  # its new ClOrdID is taken back if it fails
         self.ref = ref
+        self.op = type(request)
         self.gateway.dispatch(self, request)
 
     def fulfil(self, slot: Slot, reply: Any) -> None:

@@ -4,7 +4,8 @@ web page, on aiohttp, on the server's event loop.
 * ``/api/v3/...``: the REST API (:mod:`.rest`), public and signed endpoints;
 * ``/ws/<stream>``, ``/stream?streams=``: market streams and the user data stream
   (:mod:`.streams`, :mod:`.userdata`);
-* ``/``: the web page (``static/``), which uses nothing but the two above.
+* ``/``: the web page (``static/``), which uses nothing but the two above;
+* ``/metrics``: the server's Prometheus metrics (docs/METRICS.md).
 
 Requests become :mod:`protocol.messages` requests, dispatched through the gateway port on
 :class:`~.session.HttpSession` objects; replies come back as :mod:`protocol.replies`
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from exchange.server import exposition
 from exchange.server.frontends import Listener
 from exchange.server.frontends.http import binance as B
 from exchange.server.frontends.http.rest import API, Api, routes
@@ -87,6 +89,7 @@ def application(gateway: GatewayPort, listener: Listener, names: B.Names,
     streams.routes(app)
     app.router.add_get("/", index)
     app.router.add_get("/favicon.ico", no_icon)
+    app.router.add_get("/metrics", exposition.handler(gateway.readings))
     app.router.add_static("/static/", STATIC)
     return app, api, streams
 

@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from exchange.server.metrics import RequestMetrics
 from exchange.server.port import Answer, GatewayPort, Slot
 from protocol import replies as R
 
@@ -41,8 +42,9 @@ class _Slot(Slot):
 
     __slots__ = ("answer", "event")
 
-    def __init__(self, ref: Any = None, run: Any = None) -> None:
-        super().__init__(ref, None, run)
+    def __init__(self, ref: Any = None, run: Any = None, op: type[Any] | None = None,
+                 at: float = 0.0) -> None:
+        super().__init__(ref, None, run, op, at)
         self.answer: Answer | None = None
         self.event: R.Message | None = None
 
@@ -50,6 +52,7 @@ class _Slot(Slot):
 class HttpSession:
     """A :class:`~exchange.server.port.SessionPort` whose answers are awaited results."""
 
+    frontend = "http"
     hears_placements = True
     """Told of orders the user placed elsewhere: the user data stream reports them NEW."""
     second_factor = True
@@ -72,6 +75,9 @@ class HttpSession:
         self.on_event = on_event
         self._slots: deque[_Slot] = deque()
         self._ref: asyncio.Future[Answer] | None = None
+        self._op: type[Any] | None = None  # the request being dispatched, for the metrics
+        self._at = 0.0
+        self.metrics: RequestMetrics = gateway.metrics
         self._advancing = False
         self._close_when_answered = False
 
@@ -82,6 +88,8 @@ class HttpSession:
             raise Refused("the server is shutting down")
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._ref = future
+        self._op = type(message)
+        self._at = self.metrics.clock()
         try:
             self.gateway.dispatch(self, message)
         finally:
@@ -99,22 +107,22 @@ class HttpSession:
 
     # -- SessionPort: answers in request order ----------------------------------------------
     def open_slot(self) -> Slot:
-        slot = _Slot(self._ref)
+        slot = _Slot(self._ref, None, self._op, self._at)
         self._slots.append(slot)
         return slot
 
     def local(self, work: Callable[[], Answer]) -> None:
         if self._slots:
-            self._slots.append(_Slot(self._ref, work))
+            self._slots.append(_Slot(self._ref, work, self._op, self._at))
             self.unrun += 1
         else:
-            _resolve(self._ref, work())
+            self._resolve(self._ref, work(), self._op, self._at)
 
     def routed(self, dispatch: Callable[[Slot], None]) -> None:
         if self.unrun:
             self._defer(dispatch)
         else:
-            slot = _Slot(self._ref)
+            slot = _Slot(self._ref, None, self._op, self._at)
             self._slots.append(slot)
             dispatch(slot)
 
@@ -124,7 +132,7 @@ class HttpSession:
             self._advance()
 
     def _defer(self, dispatch: Callable[[Slot], None]) -> _Slot:
-        slot = _Slot(self._ref)
+        slot = _Slot(self._ref, None, self._op, self._at)
 
         def run() -> None:
             dispatch(slot)
@@ -166,7 +174,7 @@ class HttpSession:
                         head.answer = result
                 slots.popleft()
                 assert head.answer is not None
-                _resolve(head.ref, head.answer)
+                self._resolve(head.ref, head.answer, head.op, head.at)
         finally:
             self._advancing = False
         if self._close_when_answered and not slots:
@@ -227,11 +235,14 @@ class HttpSession:
     def hand_over(self) -> None:
         pass
 
-
-def _resolve(ref: Any, answer: Answer) -> None:
-    """Give ``answer`` to the future waiting for it (a place that answers nothing, such
-    as the step a login holds behind it, gives nothing)."""
-    if ref is None or answer == ():
-        return
-    if not ref.done():
-        ref.set_result(answer)
+    def _resolve(self, ref: Any, answer: Answer, op: type[Any] | None, at: float) -> None:
+        """Give ``answer`` to the future waiting for it (a place that answers nothing,
+        such as the step a login holds behind it, gives nothing), counted in the
+        metrics as the request's reply."""
+        if ref is None or answer == ():
+            return
+        if type(answer) is R.Error:
+            self.metrics.error(op, answer.code)
+        self.metrics.latency.observe(self.metrics.clock() - at)
+        if not ref.done():
+            ref.set_result(answer)
