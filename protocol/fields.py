@@ -85,6 +85,11 @@ UserName = Annotated[str, Meta(min_length=1, max_length=MAX_USER_LEN)]
 Token = Annotated[str, Meta(max_length=MAX_TOKEN_LEN)]
 Rows = Annotated[int, Meta(gt=0, le=MAX_ROWS)]
 TtlMs = Annotated[int, Meta(gt=0, le=MAX_TTL_MS)]
+HistoryId = Annotated[int, Meta(ge=0, le=INT64_MAX)]
+"""A row id of the history (order, trade, audit or notification id): a page cursor."""
+InboxIds = Annotated[list[HistoryId], Meta(min_length=1, max_length=MAX_ROWS)]
+ReportKind = Literal["confirmations", "gains"]
+Year = Annotated[int, Meta(ge=1970, le=9999)]
 Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""
 

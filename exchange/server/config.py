@@ -131,12 +131,24 @@ class FixSettings:
 
 
 @dataclass(slots=True)
+class HistorySettings:
+    """The ``[history]`` table: the history store (docs/HISTORY.md)."""
+
+    enabled: bool = True
+    """Keep history (ended orders, trades, the audit trail, the inbox) in SQLite: a
+    file in the data directory, in memory without one."""
+    inbox_keep: int = 1000
+    """Notifications kept per user (the oldest go first)."""
+
+
+@dataclass(slots=True)
 class Config:
     symbols: list[SymbolConfig]
     users: list[UserConfig]
     limits: Limits = field(default_factory=Limits)
     market_close: dtime | None = None
     fix: FixSettings = field(default_factory=FixSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def frontend_options(self, name: str) -> dict[str, str]:
         """A front-end's settings, for its listener."""
@@ -292,7 +304,7 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
 
 def parse_config(data: dict[str, Any]) -> Config:
     """Check and convert a parsed TOML document."""
-    _check_keys(data, {"market", "limits", "symbols", "users", "fix"}, "config")
+    _check_keys(data, {"market", "limits", "symbols", "users", "fix", "history"}, "config")
     market = data.get("market", {})
     _check_keys(market, {"close"}, "market")
     close = None
@@ -383,7 +395,8 @@ def parse_config(data: dict[str, Any]) -> Config:
             exposure=_parse_exposure(raw, where),
         ))
     return Config(symbols=symbols, users=users, limits=limits, market_close=close,
-                  fix=_fix_settings(data.get("fix", {})))
+                  fix=_fix_settings(data.get("fix", {})),
+                  history=_history_settings(data.get("history", {})))
 
 
 _COMP_ID = re.compile(r"[!-~]{1,64}")
@@ -406,6 +419,23 @@ def _fix_settings(raw: Any) -> FixSettings:
             raise ConfigError("fix.comp_id: expected 1 to 64 printable ASCII characters "
                               "without blanks or '='")
         settings.comp_id = comp_id
+    return settings
+
+
+def _history_settings(raw: Any) -> HistorySettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("history: expected a table")
+    _check_keys(raw, {"enabled", "inbox_keep"}, "history")
+    settings = HistorySettings()
+    if "enabled" in raw:
+        if not isinstance(raw["enabled"], bool):
+            raise ConfigError("history.enabled: expected true or false")
+        settings.enabled = raw["enabled"]
+    if "inbox_keep" in raw:
+        keep = raw["inbox_keep"]
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 1_000_000:
+            raise ConfigError("history.inbox_keep: expected a whole number, 1 to 1000000")
+        settings.inbox_keep = keep
     return settings
 
 

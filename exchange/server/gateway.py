@@ -35,6 +35,7 @@ from exchange.server.auth import (
 )
 from exchange.server.config import Limits
 from exchange.server.gateway_base import refusal
+from exchange.server.history_ops import HistoryOps
 from exchange.server.market_ops import MarketDataOps
 from exchange.server.port import SessionPort, Slot
 from exchange.server.views import now_us
@@ -79,6 +80,7 @@ class Gateway(MarketDataOps):
             M.CloseMarket: self.on_close_market, M.OpenMarket: self.on_open_market,
             M.Stats: self.on_stats,
         }
+        self._table.update(HistoryOps(self).handlers())
         self.login_throttle = LoginThrottle()
         self._login_conns: dict[int, ConnectionLogins] = {}
         self._hash_executor = ThreadPoolExecutor(HASH_WORKERS, thread_name_prefix="token-check")
@@ -181,10 +183,13 @@ class Gateway(MarketDataOps):
             self._login_failed(session, conn, msg, answer, counted=True,
                                why="unknown user or wrong token")
             return
+        if session.user is not None:
+            self.note_session(session, "logout")
         self._forget_user(session)
         session.user = msg.user
         session.admin = account.info.admin
         self.user_sessions.setdefault(msg.user, []).append(session)
+        self.note_session(session, "login")
         log.info("session %d from %s logged in as %r", session.id, session.peer, msg.user)
         answer(R.Welcome(user=msg.user, name=account.info.name))
 
@@ -350,7 +355,7 @@ class Gateway(MarketDataOps):
                 self.exchange.apply(cmd)
             except CommandError:
                 if journal is not None:
-                    journal.retract(journal.seq)
+                    self.retract(journal.seq)
                 raise
             return self.views.balance(user)
         self._local(session, msg, work, login=True, mutates=True)
@@ -414,5 +419,9 @@ class Gateway(MarketDataOps):
             }
             for symbol, actor in self.actors.items():
                 counters[f"queue_depth.{symbol}"] = actor.queue.qsize()
+            if self.history is not None:
+                behind, waited = self.history.lag()
+                counters["history.lag_records"] = behind
+                counters["history.lag_ms"] = int(waited * 1000)
             return R.StatsReply(counters=counters, build=active_build())
         self._local(session, msg, work, login=True, admin=True)

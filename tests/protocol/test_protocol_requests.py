@@ -38,7 +38,7 @@ def error(line: bytes) -> ProtocolError:
 
 def test_examples_cover_every_request_type() -> None:
     assert {type(x) for x in REQUESTS} == set(REQUEST_TYPES)
-    assert len(OPS) == 30
+    assert len(OPS) == 38
 
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=lambda x: type(x).__name__)

@@ -78,6 +78,18 @@ REQUESTS: list[m.Request] = [
     m.CloseMarket(expire="all"),
     m.OpenMarket(),
     m.Stats(),
+    # history, audit trail, reports and the inbox
+    m.OrderHistory(symbol="AAPL", start=datetime(2026, 12, 1, tzinfo=UTC), after=17, limit=50),
+    m.FillHistory(end=datetime(2026, 12, 2, tzinfo=UTC)),
+    m.TradeHistory(symbol="AAPL", after=100),
+    m.CandleHistory(symbol="AAPL", interval="1m", start=datetime(2026, 12, 1, tzinfo=UTC)),
+    m.Audit(user="bob", limit=10),
+    m.Report(kind="confirmations", start=datetime(2026, 1, 1, tzinfo=UTC)),
+    m.Report(kind="gains", year=2026),
+    m.Inbox(since=4),
+    m.InboxRead(ids=[1, 2]),
+    m.InboxRead(up_to=9),
+    m.InboxRead(),
 ]
 
 ORDER = r.Order(
@@ -220,4 +232,19 @@ REPLIES: list[r.Reply] = [
     r.BookUpdate(symbol="AAPL", seq=8, bids=[("150.20", "0")], asks=[("150.30", "7")]),
     r.AlertEvent(alert_id=1, symbol="AAPL", last="160.00"),
     r.RiskAlertEvent(limit="max_position", symbol="AAPL", used="900", max="1000"),
+    # history, audit trail, reports and the inbox
+    r.OrderHistoryReply(orders=[ORDER], more=True),
+    r.FillHistoryReply(fills=[FILL], more=False),
+    r.TradeHistoryReply(trades=[TRADE], more=False),
+    r.CandleHistoryReply(symbol="AAPL", interval="1m", more=False, candles=[
+        r.Candle(t="2026-11-22T09:30:00Z", o="1", h="2", l="0.5", c="1.5", v="10")]),
+    r.AuditReply(more=False, events=[r.AuditEvent(
+        id=1, seq=7, ts="2026-11-22T09:30:00.000001Z", user="alice", action="cancel",
+        detail={"order_id": 17}, outcome="canceled order 17")]),
+    r.ReportReply(kind="gains", csv="trade_id,time\n1,2026-11-22T09:30:00Z\n", rows=1,
+                  more=False),
+    r.InboxReply(unread=1, more=False, notifications=[r.Notification(
+        id=3, ts="2026-11-22T09:30:00.000001Z", kind="fill", symbol="AAPL", order_id=17,
+        text="sold 5 AAPL at 150.25 (order 17, trade 4)", read=False)]),
+    r.InboxMarked(marked=1, unread=0),
 ]
