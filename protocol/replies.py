@@ -330,20 +330,27 @@ class StatsReply(ReplyBase, tag="stats"):
 
 
 class OrderHistoryReply(ReplyBase, tag="order_history"):
-    """``more``: rows past ``limit`` exist (ask again with ``after`` = the last id)."""
+    """``more``: rows past ``limit`` exist; the next page is asked with ``after`` =
+    ``next`` (for orders a number of the history's own: they come in the order they
+    ended, which is not the order of their ids)."""
 
     orders: list[Order]
     more: bool
+    next: int
 
 
 class FillHistoryReply(ReplyBase, tag="fill_history"):
+    """``next``: the last trade id of the page (the next page's ``after``)."""
+
     fills: list[Fill]
     more: bool
+    next: int
 
 
 class TradeHistoryReply(ReplyBase, tag="trade_history"):
     trades: list[Trade]
     more: bool
+    next: int
 
 
 class CandleHistoryReply(ReplyBase, tag="candle_history"):
@@ -370,6 +377,7 @@ class AuditEvent(Struct, kw_only=True):
 class AuditReply(ReplyBase, tag="audit"):
     events: list[AuditEvent]
     more: bool
+    next: int
 
 
 class ReportReply(ReplyBase, tag="report"):

@@ -44,8 +44,9 @@ class _Stored:
                  "notional", "order_id", "price", "qty", "reason", "side", "status",
                  "stop_price", "symbol", "tif", "user")
 
-    def __init__(self, row: Q.Row) -> None:
-        (self.order_id, self.user, self.symbol, self.side, self.kind, self.tif, self.price,
+    def __init__(self, user: str, row: list[Any]) -> None:
+        self.user = user
+        (_, self.order_id, self.symbol, self.side, self.kind, self.tif, self.price,
          self.stop_price, self.qty, self.filled, self.notional, self.status, self.reason,
          self.accepted_at, self.expires_at, _, self.client_order_id) = row
 
@@ -53,6 +54,32 @@ class _Stored:
 def _trade(row: Q.Row) -> Trade:
     """A stored trade row (``_TRADE_COLUMNS``) as the engine's record."""
     return Trade(*row[:10])
+
+
+def _detail(record: Any) -> dict[str, Any]:
+    """A recorded command's fields by name (without its time and user, which the audit
+    event has already); a login's or logout's details as they were noted."""
+    if isinstance(record, dict):
+        return record
+    try:
+        cmd = msgspec.convert(record, C.Command)
+    except msgspec.ValidationError:
+        return {}
+    return {name: msgspec.to_builtins(getattr(cmd, name))
+            for name in cmd.__struct_fields__ if name not in ("time", "user")}
+
+
+def _outcome(entry: list[Any]) -> str:
+    """What a command did, in words (see ``feed.AuditEntry``)."""
+    status, order_id, count, code, message = entry[5:10]
+    if code is not None:
+        return f"refused {code}: {message}"
+    if status is not None:
+        text = f"{status} order {order_id}"
+        return text + (f", {count} fill{'s' if count > 1 else ''}" if count else "")
+    if count:
+        return f"{count} order{'s' if count > 1 else ''} ended"
+    return "ok"
 
 
 def _us(value: datetime | None) -> int | None:
@@ -65,7 +92,6 @@ class HistoryOps:
     def __init__(self, gateway: GatewayCore) -> None:
         self.gateway = gateway
         self.views = gateway.views
-        self._decode = msgspec.msgpack.Decoder(C.Command).decode
 
     def handlers(self) -> dict[type[Any], Callable[[SessionPort, Any], None]]:
         return {
@@ -123,11 +149,13 @@ class HistoryOps:
             return Q.OrderHistory(user, msg.symbol, _us(msg.start), _us(msg.end), msg.after,
                                   msg.limit)
 
-        def answer(rows: list[Q.Row]) -> R.ReplyBase:
+        def answer(rows: list[list[Any]]) -> R.ReplyBase:
             order = self.views.order
+            user = session.user or ""
+            page = rows[:msg.limit]
             return R.OrderHistoryReply(
-                orders=[order(cast(Order, _Stored(r))) for r in rows[:msg.limit]],
-                more=len(rows) > msg.limit)
+                orders=[order(cast(Order, _Stored(user, r))) for r in page],
+                more=len(rows) > msg.limit, next=page[-1][0] if page else msg.after)
         self._ask(session, make, answer)
 
     def on_fill_history(self, session: SessionPort, msg: M.FillHistory) -> None:
@@ -138,8 +166,10 @@ class HistoryOps:
 
         def answer(rows: list[Q.Row]) -> R.ReplyBase:
             fill = self.views.fill
-            return R.FillHistoryReply(fills=[fill(_trade(r[1:]), r[0]) for r in rows[:msg.limit]],
-                                      more=len(rows) > msg.limit)
+            page = rows[:msg.limit]
+            return R.FillHistoryReply(fills=[fill(_trade(r[1:]), r[0]) for r in page],
+                                      more=len(rows) > msg.limit,
+                                      next=page[-1][1] if page else msg.after)
         self._ask(session, make, answer)
 
     def on_trade_history(self, session: SessionPort, msg: M.TradeHistory) -> None:
@@ -150,8 +180,10 @@ class HistoryOps:
 
         def answer(rows: list[Q.Row]) -> R.ReplyBase:
             trade = self.views.trade
-            return R.TradeHistoryReply(trades=[trade(_trade(r)) for r in rows[:msg.limit]],
-                                       more=len(rows) > msg.limit)
+            page = rows[:msg.limit]
+            return R.TradeHistoryReply(trades=[trade(_trade(r)) for r in page],
+                                       more=len(rows) > msg.limit,
+                                       next=page[-1][0] if page else msg.after)
         self._ask(session, make, answer, login=False)
 
     def on_candle_history(self, session: SessionPort, msg: M.CandleHistory) -> None:
@@ -181,26 +213,15 @@ class HistoryOps:
                 whose = msg.user
             return Q.AuditTrail(whose, _us(msg.start), _us(msg.end), msg.after, msg.limit)
 
-        def answer(rows: list[Q.Row]) -> R.ReplyBase:
+        def answer(rows: list[list[Any]]) -> R.ReplyBase:
+            whose = msg.user if msg.user is not None else session.user or ""
             fmt = self.views.clock.fmt
-            events = [R.AuditEvent(id=i, seq=seq, ts=fmt(ts), user=user, action=action,
-                                   detail=self._detail(record), outcome=outcome)
-                      for i, seq, ts, user, action, record, outcome in rows[:msg.limit]]
-            return R.AuditReply(events=events, more=len(rows) > msg.limit)
+            events = [R.AuditEvent(id=e[0], seq=e[1], ts=fmt(e[2]), user=whose, action=e[3],
+                                   detail=_detail(e[4]), outcome=_outcome(e))
+                      for e in rows[:msg.limit]]
+            return R.AuditReply(events=events, more=len(rows) > msg.limit,
+                                next=events[-1].id if events else msg.after)
         self._ask(session, make, answer)
-
-    def _detail(self, record: bytes) -> dict[str, Any]:
-        """A recorded command's fields by name (without its time and user, which the
-        audit event has already); a login's or logout's details as they were noted."""
-        try:
-            raw = msgspec.msgpack.decode(record)
-            if isinstance(raw, dict):
-                return raw
-            cmd = self._decode(record)
-        except (msgspec.DecodeError, msgspec.ValidationError):
-            return {}
-        return {name: msgspec.to_builtins(getattr(cmd, name))
-                for name in cmd.__struct_fields__ if name not in ("time", "user")}
 
     # -- reports ---------------------------------------------------------------------------------
     def on_report(self, session: SessionPort, msg: M.Report) -> None:

@@ -116,7 +116,8 @@ class ExchangeServer:
             history = open_history(Path(data_dir) if data_dir is not None else None,
                                    config.build_exchange(), last_seq,
                                    config.history.inbox_keep)
-            feed = HistoryFeed((lambda: journal.seq) if journal is not None else None)
+            feed = HistoryFeed((lambda: journal.seq) if journal is not None else None,
+                               history.audit_id, history.inbox_id, history.order_hid)
             self.exchange.on_applied = feed.applied
         self.history = history
         self._set_limits(config, journal)

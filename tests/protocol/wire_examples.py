@@ -233,12 +233,12 @@ REPLIES: list[r.Reply] = [
     r.AlertEvent(alert_id=1, symbol="AAPL", last="160.00"),
     r.RiskAlertEvent(limit="max_position", symbol="AAPL", used="900", max="1000"),
     # history, audit trail, reports and the inbox
-    r.OrderHistoryReply(orders=[ORDER], more=True),
-    r.FillHistoryReply(fills=[FILL], more=False),
-    r.TradeHistoryReply(trades=[TRADE], more=False),
+    r.OrderHistoryReply(orders=[ORDER], more=True, next=41),
+    r.FillHistoryReply(fills=[FILL], more=False, next=4),
+    r.TradeHistoryReply(trades=[TRADE], more=False, next=4),
     r.CandleHistoryReply(symbol="AAPL", interval="1m", more=False, candles=[
         r.Candle(t="2026-11-22T09:30:00Z", o="1", h="2", l="0.5", c="1.5", v="10")]),
-    r.AuditReply(more=False, events=[r.AuditEvent(
+    r.AuditReply(more=False, next=1, events=[r.AuditEvent(
         id=1, seq=7, ts="2026-11-22T09:30:00.000001Z", user="alice", action="cancel",
         detail={"order_id": 17}, outcome="canceled order 17")]),
     r.ReportReply(kind="gains", csv="trade_id,time\n1,2026-11-22T09:30:00Z\n", rows=1,

@@ -50,6 +50,12 @@ async def test_fill_and_order_history_pages_through_everything(start_server: Sta
     orders = await alice.request("order_history", limit=1000)
     assert [o["status"] for o in orders["orders"]] == ["filled"] * 30
     assert orders["more"] is False
+    # Pages of orders go on from `next`.
+    first = await alice.request("order_history", limit=20)
+    assert first["more"] is True and len(first["orders"]) == 20
+    rest = await alice.request("order_history", after=first["next"])
+    assert [o["order_id"] for o in first["orders"] + rest["orders"]] == \
+        [o["order_id"] for o in orders["orders"]]
     # Another user's history is not visible; bob's orders are his own.
     bob_orders = await bob.request("order_history")
     assert {o["user"] for o in bob_orders["orders"]} == {"bob"}

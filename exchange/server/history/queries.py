@@ -14,6 +14,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 Row = tuple[Any, ...]
 
 _END = 2**63 - 1
@@ -23,9 +25,22 @@ def _range(start: int | None, end: int | None) -> tuple[int, int]:
     return (start if start is not None else -_END, end if end is not None else _END)
 
 
+def _batches(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...],
+             keep: Any, limit: int) -> list[list[Any]]:
+    """The entries of JSON batch rows (``orders``, ``audit``), in order, that ``keep``
+    accepts, up to ``limit`` + 1 (reading no more batches than that takes)."""
+    found: list[list[Any]] = []
+    for (batch,) in conn.execute(sql, args):
+        found.extend(e for e in msgspec.json.decode(batch) if keep(e))
+        if len(found) > limit:
+            break
+    return found[: limit + 1]
+
+
 @dataclass(frozen=True, slots=True)
 class OrderHistory:
-    """A user's ended orders, accepted in ``[start, end)``, by order id."""
+    """A user's ended orders, accepted in ``[start, end)``, in the order they ended
+    (ORDER_FIELDS lists, by ``hid``)."""
 
     user: str
     symbol: str | None
@@ -34,17 +49,16 @@ class OrderHistory:
     after: int
     limit: int
 
-    def run(self, conn: sqlite3.Connection) -> list[Row]:
+    def run(self, conn: sqlite3.Connection) -> list[list[Any]]:
         lo, hi = _range(self.start, self.end)
-        sql = ("SELECT * FROM orders WHERE user=? AND accepted_at>=? AND accepted_at<? "
-               "AND order_id>?")
-        args: list[Any] = [self.user, lo, hi, self.after]
-        if self.symbol is not None:
-            sql += " AND symbol=?"
-            args.append(self.symbol)
-        sql += " ORDER BY order_id LIMIT ?"
-        args.append(self.limit + 1)
-        return conn.execute(sql, args).fetchall()
+        after, symbol = self.after, self.symbol
+
+        def keep(o: list[Any]) -> bool:
+            return bool(o[0] > after and lo <= o[13] < hi and (symbol is None
+                                                               or o[2] == symbol))
+        return _batches(conn, "SELECT orders FROM orders WHERE user=? AND last_hid>? AND "
+                        "last_ts>=? AND first_ts<? ORDER BY first_hid",
+                        (self.user, after, lo, hi), keep, self.limit)
 
 
 _TRADE_COLUMNS = ("trade_id, symbol, price, qty, buy_order_id, sell_order_id, taker_side, ts, "
@@ -125,8 +139,7 @@ class CandleHistory:
 
 @dataclass(frozen=True, slots=True)
 class AuditTrail:
-    """A user's audit events in ``[start, end)``, ``(id, seq, ts, user, action, record,
-    outcome)`` by id."""
+    """A user's audit events in ``[start, end)``, by id (AUDIT_FIELDS lists)."""
 
     user: str
     start: int | None
@@ -134,15 +147,19 @@ class AuditTrail:
     after: int
     limit: int
 
-    def run(self, conn: sqlite3.Connection) -> list[Row]:
+    def run(self, conn: sqlite3.Connection) -> list[list[Any]]:
         lo, hi = _range(self.start, self.end)
-        return conn.execute(
-            "SELECT id, seq, ts, user, action, record, outcome FROM audit WHERE user=? AND "
-            "ts>=? AND ts<? AND id>? ORDER BY id LIMIT ?",
-            (self.user, lo, hi, self.after, self.limit + 1)).fetchall()
+        after = self.after
+
+        def keep(e: list[Any]) -> bool:
+            return bool(e[0] > after and lo <= e[2] < hi)
+        return _batches(conn, "SELECT events FROM audit WHERE user=? AND last_id>? AND "
+                        "last_ts>=? AND first_ts<? ORDER BY first_id",
+                        (self.user, after, lo, hi), keep, self.limit)
 
 
 _INBOX_COLUMNS = "id, ts, kind, symbol, order_id, trade_id, side, qty, price, text, read"
+"""The columns a notification is shown from, in this order."""
 
 
 @dataclass(frozen=True, slots=True)

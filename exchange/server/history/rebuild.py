@@ -62,7 +62,7 @@ def catch_up(data_dir: Path, fresh: Exchange, store: SqliteHistory, last: int) -
                     "journal keeps one generation back); the history starts after them",
                     have + 1, start)
     current = [0]
-    feed = HistoryFeed(lambda: current[0])
+    feed = HistoryFeed(lambda: current[0], store.audit_id, store.inbox_id, store.order_hid)
     feed.skip_through = have
     exchange.on_applied = feed.applied
     replayed = 0
@@ -77,6 +77,8 @@ def catch_up(data_dir: Path, fresh: Exchange, store: SqliteHistory, last: int) -
                 _hand_over(feed, store)
     _hand_over(feed, store)
     exchange.on_applied = None
+    while store.written_rows < store.queued_rows:  # the live feed's ids go on from these
+        time.sleep(0.005)
     log.info("history: caught up from record %d to %d (%d records replayed) in %.1f s",
              max(have, start), last, replayed, time.monotonic() - began)
 

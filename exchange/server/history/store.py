@@ -90,6 +90,12 @@ class SqliteHistory:
         self.complete = self._meta("complete", 1) == 1 and self._meta(
             "schema", SCHEMA_VERSION) == SCHEMA_VERSION
         self.written_seq = self.queued_seq = self._meta("seq", 0)
+        self.audit_id = self._meta("audit_id", 0)
+        """The last audit event id written (a feed's ids go on from it)."""
+        self.inbox_id = self._meta("inbox_id", 0)
+        """The last notification id written."""
+        self.order_hid = self._meta("order_hid", 0)
+        """The last ended-order number written."""
         self._thread = threading.Thread(target=self._serve, name="history-writer",
                                         daemon=True)
         self._thread.start()
@@ -122,7 +128,7 @@ class SqliteHistory:
 
     # -- the loop's side ---------------------------------------------------------------------------
     def write(self, rows: Rows) -> None:
-        size = len(rows)
+        size = rows.items
         if self.queued_rows - self.written_rows + size > MAX_BACKLOG:
             if self.dropped_rows == 0:
                 log.error("the history writer is %d rows behind: dropping rows; the "
@@ -211,13 +217,16 @@ class SqliteHistory:
         conn.execute("BEGIN")
         try:
             seq = self.written_seq
+            audit_id = self.audit_id
+            inbox_id = self.inbox_id
+            order_hid = self.order_hid
             rows_done = 0
             touched: set[str] = set()
             for rows in batches:
                 if rows.orders:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO orders VALUES "
-                        "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows.orders)
+                    conn.executemany("INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?)",
+                                     rows.orders)
+                    order_hid = max(order_hid, *(r[2] for r in rows.orders))
                 if rows.trades:
                     conn.executemany(
                         "INSERT OR REPLACE INTO trades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -226,26 +235,34 @@ class SqliteHistory:
                     conn.executemany("INSERT INTO cash (seq, ts, user, kind, amount) "
                                      "VALUES (?,?,?,?,?)", rows.cash)
                 if rows.audit:
-                    conn.executemany("INSERT INTO audit (seq, ts, user, action, record, "
-                                     "outcome) VALUES (?,?,?,?,?,?)", rows.audit)
+                    conn.executemany("INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?)",
+                                     rows.audit)
+                    audit_id = max(audit_id, *(r[2] for r in rows.audit))
                 if rows.inbox:
                     conn.executemany(
-                        "INSERT INTO inbox (user, ts, kind, symbol, order_id, trade_id, side, "
-                        "qty, price, text) VALUES (?,?,?,?,?,?,?,?,?,?)", rows.inbox)
+                        "INSERT OR REPLACE INTO inbox (user, id, ts, kind, symbol, order_id, "
+                        "trade_id, side, qty, price, text) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        rows.inbox)
+                    inbox_id = max(inbox_id, *(r[1] for r in rows.inbox))
                     counts = self._inbox_counts
                     for row in rows.inbox:
                         counts[row[0]] = counts.get(row[0], 0) + 1
                         touched.add(row[0])
                 seq = max(seq, rows.seq)
-                rows_done += len(rows)
+                rows_done += rows.items
             self._trim_inbox(touched)
-            conn.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?)", (seq,))
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                             (("seq", seq), ("audit_id", audit_id), ("inbox_id", inbox_id),
+                              ("order_hid", order_hid)))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         self.written_rows += rows_done
         self.written_seq = seq
+        self.audit_id = audit_id
+        self.inbox_id = inbox_id
+        self.order_hid = order_hid
 
     def _trim_inbox(self, users: set[str]) -> None:
         """Keep each user's newest ``inbox_keep`` notifications (checked once a user has
