@@ -207,3 +207,81 @@ async def test_history_survives_restart_and_is_rebuilt(tmp_path: Path, delete: b
         await bob.close()
     finally:
         await proc.terminate()
+
+
+BIG_CONFIG = """
+[limits]
+rate = 0
+
+[[symbols]]
+symbol = "PENNY"
+tick_size = "0.01"
+lot_size = "1"
+reference_price = "1.00"
+
+[[users]]
+user = "alice"
+token = "alice-token"
+cash = "0"
+holdings = { PENNY = "20000" }
+
+[[users]]
+user = "bob"
+token = "bob-token"
+cash = "1000000"
+"""
+MORE_THAN_MEMORY = 10_050
+"""Trades: more than the tape (10,000 per symbol) and a user's fills (10,000) keep."""
+
+
+async def test_history_beyond_memory_after_restart_and_rebuild(tmp_path: Path) -> None:
+    config = tmp_path / "big.toml"
+    config.write_text(BIG_CONFIG)
+    data = tmp_path / "data"
+    proc = ServerProcess(data, tmp_path / "server.log", config)
+    addr = await proc.start()
+    try:
+        alice = await connect(addr, "alice")
+        lines = "".join(f'{{"op":"place","symbol":"PENNY","side":"sell","qty":"1",'
+                        f'"price":"1.00","ref":{i}}}\n' for i in range(MORE_THAN_MEMORY))
+        await alice.send_raw(lines.encode())
+        for i in range(MORE_THAN_MEMORY):
+            assert (await alice.reply(i))["type"] == "accepted"
+        bob = await connect(addr, "bob")
+        bought = await bob.request("place", symbol="PENNY", side="buy", kind="market",
+                                   qty=str(MORE_THAN_MEMORY))
+        assert len(bought["fills"]) == MORE_THAN_MEMORY
+        memory = await bob.request("fills", limit=10_000)
+        assert len(memory["fills"]) == 10_000  # all that memory keeps
+        tape = await bob.request("trades", symbol="PENNY", limit=10_000)
+        assert len(tape["trades"]) == 10_000
+
+        async def everything(conn: Conn, op: str, key: str, **fields: object) -> list[int]:
+            ids: list[int] = []
+            after = 0
+            while True:
+                page = await conn.request(op, after=after, limit=10_000, **fields)
+                ids += [row["trade_id" if key != "orders" else "order_id"]
+                        for row in page[key]]
+                if not page["more"]:
+                    return ids
+                after = page["next"]
+
+        expected = [f["trade_id"] for f in bought["fills"]]
+        assert await everything(bob, "fill_history", "fills") == expected
+        assert await everything(bob, "trade_history", "trades", symbol="PENNY") == expected
+        sold = await everything(alice, "order_history", "orders")
+        assert sorted(sold) == list(range(1, MORE_THAN_MEMORY + 1))
+        await alice.close()
+        await bob.close()
+        await proc.terminate()
+        for name in ("history.sqlite", "history.sqlite-wal", "history.sqlite-shm"):
+            (data / name).unlink(missing_ok=True)
+        addr = await proc.start()  # rebuilt from the journal before it listens
+        bob = await connect(addr, "bob")
+        assert await everything(bob, "fill_history", "fills") == expected
+        report = await bob.request("report", kind="confirmations")
+        assert report["rows"] == MORE_THAN_MEMORY
+        await bob.close()
+    finally:
+        await proc.terminate()
