@@ -375,3 +375,65 @@ class Commands(ABC):
     async def search(self, query: str, limit: int = 20) -> r.SearchReply:
         """Symbols by prefix of the symbol or by words of their name, best match first."""
         return await self._call(build(m.Search, query=query, limit=limit), r.SearchReply)
+
+    # --- history, audit trail, reports and the inbox ----------------------------------
+    # Times are aware datetimes (a naive one is refused: it names no instant); a page
+    # goes on with `after=` the last id of the one before while `more` is true.
+
+    async def order_history(
+        self, symbol: str | None = None, *, start: datetime | None = None,
+        end: datetime | None = None, after: int = 0, limit: int = 1000,
+    ) -> r.OrderHistoryReply:
+        return await self._call(build(m.OrderHistory, symbol=symbol, start=start, end=end,
+                                      after=after, limit=limit), r.OrderHistoryReply)
+
+    async def fill_history(
+        self, symbol: str | None = None, *, start: datetime | None = None,
+        end: datetime | None = None, after: int = 0, limit: int = 1000,
+    ) -> r.FillHistoryReply:
+        return await self._call(build(m.FillHistory, symbol=symbol, start=start, end=end,
+                                      after=after, limit=limit), r.FillHistoryReply)
+
+    async def trade_history(
+        self, symbol: str, *, start: datetime | None = None, end: datetime | None = None,
+        after: int = 0, limit: int = 1000,
+    ) -> r.TradeHistoryReply:
+        return await self._call(build(m.TradeHistory, symbol=symbol, start=start, end=end,
+                                      after=after, limit=limit), r.TradeHistoryReply)
+
+    async def candle_history(
+        self, symbol: str, interval: Interval, *, start: datetime | None = None,
+        end: datetime | None = None, limit: int = 1000,
+    ) -> r.CandleHistoryReply:
+        return await self._call(build(m.CandleHistory, symbol=symbol, interval=interval,
+                                      start=start, end=end, limit=limit),
+                                r.CandleHistoryReply)
+
+    async def audit(
+        self, user: str | None = None, *, start: datetime | None = None,
+        end: datetime | None = None, after: int = 0, limit: int = 1000,
+    ) -> r.AuditReply:
+        """The audit trail: one's own, or (administrators) ``user``'s."""
+        return await self._call(build(m.Audit, user=user, start=start, end=end, after=after,
+                                      limit=limit), r.AuditReply)
+
+    async def report_confirmations(
+        self, *, start: datetime | None = None, end: datetime | None = None,
+    ) -> r.ReportReply:
+        """Trade confirmations in ``[start, end)`` as CSV (``reply.csv``)."""
+        return await self._call(build(m.Report, kind="confirmations", start=start, end=end),
+                                r.ReportReply)
+
+    async def report_gains(self, year: int) -> r.ReportReply:
+        """Realized gains per sale in a calendar year (UTC) as CSV (``reply.csv``)."""
+        return await self._call(build(m.Report, kind="gains", year=year), r.ReportReply)
+
+    async def inbox(self, *, since: int | None = None, limit: int = 100) -> r.InboxReply:
+        """Notifications: those after ``since``, or the unread ones first."""
+        return await self._call(build(m.Inbox, since=since, limit=limit), r.InboxReply)
+
+    async def inbox_read(
+        self, ids: list[int] | None = None, *, up_to: int | None = None,
+    ) -> r.InboxMarked:
+        """Mark notifications read: ``ids``, or all up to ``up_to``, or (neither) all."""
+        return await self._call(build(m.InboxRead, ids=ids, up_to=up_to), r.InboxMarked)

@@ -91,6 +91,11 @@ ProfileText = Annotated[str, Meta(max_length=MAX_PROFILE_LEN)]
 MAX_HOLDINGS: Final = 1000
 """Symbols a new user's starting holdings may name (each must be listed anyway)."""
 TtlMs = Annotated[int, Meta(gt=0, le=MAX_TTL_MS)]
+HistoryId = Annotated[int, Meta(ge=0, le=INT64_MAX)]
+"""A row id of the history (order, trade, audit or notification id): a page cursor."""
+InboxIds = Annotated[list[HistoryId], Meta(min_length=1, max_length=MAX_ROWS)]
+ReportKind = Literal["confirmations", "gains"]
+Year = Annotated[int, Meta(ge=1970, le=9999)]
 Timestamp = Annotated[datetime, Meta(tz=True)]
 """An RFC 3339 time with an offset; a time without one is ambiguous and refused."""
 

@@ -26,6 +26,8 @@ from protocol.fields import (
     ClientOrderId,
     DecimalField,
     ExpireScope,
+    HistoryId,
+    InboxIds,
     Interval,
     OrderId,
     OrderKind,
@@ -33,6 +35,7 @@ from protocol.fields import (
     OtpCode,
     ProfileText,
     Ref,
+    ReportKind,
     Rows,
     SearchQuery,
     Side,
@@ -43,6 +46,7 @@ from protocol.fields import (
     Token,
     TtlMs,
     UserName,
+    Year,
     check_decimal,
 )
 
@@ -418,6 +422,98 @@ class Search(RequestBase, tag="search"):
     def __post_init__(self) -> None:
         if not self.query.strip():
             raise ValueError("Expected a non-blank `query` - at `$.query`")
+# --- history, audit trail, reports and the inbox ----------------------------------------
+
+
+class TimeRange(RequestBase):
+    """A time range ``[start, end)`` (either end open when left out) and a bound."""
+
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    limit: Rows = 1000
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end < self.start:
+            raise ValueError("`end` is before `start` - at `$.end`")
+
+
+class HistoryRequest(TimeRange):
+    """A time range and a page cursor: rows whose id is greater than ``after``."""
+
+    after: HistoryId = 0
+
+
+class OrderHistory(HistoryRequest, tag="order_history"):
+    """The user's ended orders (accepted in the range), by order id."""
+
+    symbol: Symbol | None = None
+
+
+class FillHistory(HistoryRequest, tag="fill_history"):
+    """The user's fills in the range, by trade id."""
+
+    symbol: Symbol | None = None
+
+
+class TradeHistory(HistoryRequest, tag="trade_history", kw_only=True):
+    """A symbol's public trades in the range, by trade id (no login needed)."""
+
+    symbol: Symbol
+
+
+class CandleHistory(TimeRange, tag="candle_history", kw_only=True):
+    """A symbol's candles in the range, built from its stored trades (no login needed).
+    The next page starts where the last candle's interval ends (``start``)."""
+
+    symbol: Symbol
+    interval: Interval
+
+
+class Audit(HistoryRequest, tag="audit"):
+    """The audit trail: the user's own, or (administrators) that of ``user``."""
+
+    user: UserName | None = None
+
+
+class Report(RequestBase, tag="report"):
+    """A CSV report: ``confirmations`` (trade confirmations in ``[start, end)``) or
+    ``gains`` (realized gains per sale in calendar ``year``, UTC)."""
+
+    kind: ReportKind
+    start: Timestamp | None = None
+    end: Timestamp | None = None
+    year: Year | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "gains":
+            if self.year is None:
+                raise ValueError("Object missing required field `year` (a gains report "
+                                 "needs it)")
+            if self.start is not None or self.end is not None:
+                raise ValueError("A gains report takes `year`, not `start`/`end` - at "
+                                 "`$.start`")
+        elif self.year is not None:
+            raise ValueError("A confirmations report takes `start`/`end`, not `year` - at "
+                             "`$.year`")
+
+
+class Inbox(RequestBase, tag="inbox"):
+    """The user's notifications: those after ``since`` (an id), or unread first."""
+
+    since: HistoryId | None = None
+    limit: Rows = 100
+
+
+class InboxRead(RequestBase, tag="inbox_read"):
+    """Mark notifications read: the ``ids`` given, or every one up to ``up_to``, or
+    (neither given) all of them."""
+
+    ids: InboxIds | None = None
+    up_to: HistoryId | None = None
+
+    def __post_init__(self) -> None:
+        if self.ids is not None and self.up_to is not None:
+            raise ValueError("Give `ids` or `up_to`, not both - at `$.up_to`")
 
 
 Request = (
@@ -466,6 +562,15 @@ Request = (
     | Watch
     | Unwatch
     | Search
+    # history, audit trail, reports and the inbox
+    | OrderHistory
+    | FillHistory
+    | TradeHistory
+    | CandleHistory
+    | Audit
+    | Report
+    | Inbox
+    | InboxRead
 )
 """Every client-to-server message, tagged by its `op` field."""
 

@@ -22,7 +22,7 @@ its bare name would be ambiguous (`FillEvent` carries a `Fill`).
 
 from __future__ import annotations
 
-from typing import Final, get_args
+from typing import Any, Final, get_args
 
 from msgspec import Struct, field
 
@@ -423,6 +423,94 @@ class SearchReply(ReplyBase, tag="search"):
     symbols: list[SymbolInfo]
 
 
+# --- history, audit trail, reports and the inbox ----------------------------------------
+
+
+class OrderHistoryReply(ReplyBase, tag="order_history"):
+    """``more``: rows past ``limit`` exist; the next page is asked with ``after`` =
+    ``next`` (for orders a number of the history's own: they come in the order they
+    ended, which is not the order of their ids)."""
+
+    orders: list[Order]
+    more: bool
+    next: int
+
+
+class FillHistoryReply(ReplyBase, tag="fill_history"):
+    """``next``: the last trade id of the page (the next page's ``after``)."""
+
+    fills: list[Fill]
+    more: bool
+    next: int
+
+
+class TradeHistoryReply(ReplyBase, tag="trade_history"):
+    trades: list[Trade]
+    more: bool
+    next: int
+
+
+class CandleHistoryReply(ReplyBase, tag="candle_history"):
+    symbol: str
+    interval: str
+    candles: list[Candle]
+    more: bool
+
+
+class AuditEvent(Struct, kw_only=True):
+    """One entry of the audit trail: what ``user`` did (``action``, an op name such as
+    ``place`` or ``login``) with which fields (``detail``, the command as recorded, in
+    engine units), and what came of it (``outcome``)."""
+
+    id: int
+    seq: int
+    ts: str
+    user: str
+    action: str
+    detail: dict[str, Any]
+    outcome: str
+
+
+class AuditReply(ReplyBase, tag="audit"):
+    events: list[AuditEvent]
+    more: bool
+    next: int
+
+
+class ReportReply(ReplyBase, tag="report"):
+    """A report as CSV text (a header line, then one line per row); ``rows`` counts the
+    rows, ``more`` says the report stopped at its bound (ask for a shorter period)."""
+
+    kind: str
+    csv: str
+    rows: int
+    more: bool
+
+
+class Notification(Struct, kw_only=True, omit_defaults=True):
+    """One notification of the inbox: ``kind`` is ``fill``, ``expired``, ``canceled``,
+    ``triggered``, ``alert`` or ``risk_alert``; ``text`` says it in words."""
+
+    id: int
+    ts: str
+    kind: str
+    symbol: str | None = None
+    order_id: int | None = None
+    text: str
+    read: bool
+
+
+class InboxReply(ReplyBase, tag="inbox"):
+    notifications: list[Notification]
+    unread: int
+    more: bool
+
+
+class InboxMarked(ReplyBase, tag="inbox_read"):
+    marked: int
+    unread: int
+
+
 # --- events -----------------------------------------------------------------------------
 
 
@@ -519,6 +607,15 @@ Reply = (
     | OtpDisabled
     | WatchlistReply
     | SearchReply
+    # history, audit trail, reports and the inbox
+    | OrderHistoryReply
+    | FillHistoryReply
+    | TradeHistoryReply
+    | CandleHistoryReply
+    | AuditReply
+    | ReportReply
+    | InboxReply
+    | InboxMarked
 )
 """Every server-to-client message, tagged by its `type` field."""
 

@@ -406,6 +406,75 @@ def _search(args: list[str]) -> Parsed:
     return m.Search, fields
 
 
+# --- history, audit trail, reports and the inbox ----------------------------------------
+
+_HISTORY_OPTIONS: Final = frozenset({"start", "end", "after", "limit"})
+
+
+def _history_options(args: list[str], fields: Fields, allowed: frozenset[str]) -> Fields:
+    """``key=value`` options (start=, end= are RFC 3339 times; after=, limit= numbers)."""
+    for word in args:
+        option = _option(word)
+        if option is None or option[0] not in allowed:
+            raise _Usage(f"unexpected word {_show(word)}")
+        key, value = option
+        fields[key] = (_whole(value, key) if key in ("after", "limit", "since", "up_to")
+                       else value)
+    return fields
+
+
+def _history(cls: type[m.RequestBase], symbol: str) -> Callable[[list[str]], Parsed]:
+    """``symbol``: "required", "optional" or "none" first word."""
+
+    def parse(args: list[str]) -> Parsed:
+        fields: Fields = {}
+        if symbol == "required" or (symbol == "optional" and args and _option(args[0]) is None):
+            if not args:
+                raise _Usage("expected a symbol")
+            fields["symbol"] = _symbol(args[0])
+            args = args[1:]
+        if cls is m.CandleHistory:
+            if not args:
+                raise _Usage("expected an interval")
+            fields["interval"] = args[0].lower()
+            args = args[1:]
+        allowed = _HISTORY_OPTIONS - {"after"} if cls is m.CandleHistory else _HISTORY_OPTIONS
+        return cls, _history_options(args, fields, allowed)
+
+    return parse
+
+
+def _audit(args: list[str]) -> Parsed:
+    fields: Fields = {}
+    if args and _option(args[0]) is None:
+        fields["user"] = args[0]
+        args = args[1:]
+    return m.Audit, _history_options(args, fields, _HISTORY_OPTIONS)
+
+
+def _report(args: list[str]) -> Parsed:
+    if not args:
+        raise _Usage("expected confirmations or gains")
+    kind = args[0].lower()
+    if kind == "gains":
+        if len(args) != 2:
+            raise _Usage("expected a year")
+        return m.Report, {"kind": kind, "year": _whole(args[1], "year")}
+    return m.Report, _history_options(args[1:], {"kind": kind}, frozenset({"start", "end"}))
+
+
+def _inbox(args: list[str]) -> Parsed:
+    return m.Inbox, _history_options(args, {}, frozenset({"since", "limit"}))
+
+
+def _inbox_read(args: list[str]) -> Parsed:
+    if args == ["all"] or not args:
+        return m.InboxRead, {}
+    if len(args) == 1 and _option(args[0]) is not None:
+        return m.InboxRead, _history_options(args, {}, frozenset({"up_to"}))
+    return m.InboxRead, {"ids": [_whole(word, "notification id") for word in args]}
+
+
 # command word -> (parser, usage)
 _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
     "login": (_login, "login USER TOKEN [CODE]"),
@@ -467,6 +536,19 @@ _COMMANDS: Final[dict[str, tuple[Callable[[list[str]], Parsed], str]]] = {
     "watch": (_symbol_then(m.Watch), "watch SYMBOL"),
     "unwatch": (_symbol_then(m.Unwatch), "unwatch SYMBOL"),
     "search": (_search, "search WORDS... [limit=N]"),
+    # history, audit trail, reports and the inbox
+    "order_history": (_history(m.OrderHistory, "optional"),
+                      "order_history [SYMBOL] [start=TIME] [end=TIME] [after=ID] [limit=N]"),
+    "fill_history": (_history(m.FillHistory, "optional"),
+                     "fill_history [SYMBOL] [start=TIME] [end=TIME] [after=ID] [limit=N]"),
+    "trade_history": (_history(m.TradeHistory, "required"),
+                      "trade_history SYMBOL [start=TIME] [end=TIME] [after=ID] [limit=N]"),
+    "candle_history": (_history(m.CandleHistory, "required"),
+                       "candle_history SYMBOL 1m|5m|1h|1d [start=TIME] [end=TIME] [limit=N]"),
+    "audit": (_audit, "audit [USER] [start=TIME] [end=TIME] [after=ID] [limit=N]"),
+    "report": (_report, "report confirmations [start=TIME] [end=TIME] | report gains YEAR"),
+    "inbox": (_inbox, "inbox [since=ID] [limit=N]"),
+    "inbox_read": (_inbox_read, "inbox_read [all] | inbox_read ID... | inbox_read up_to=ID"),
 }
 COMMAND_WORDS: Final[frozenset[str]] = frozenset(_COMMANDS)
 
@@ -522,6 +604,17 @@ HELP_COMMANDS: Final[tuple[str, ...]] = (
     "watch SYMBOL",
     "unwatch SYMBOL",
     "search WORDS... [limit=N]   symbols by prefix, or by words of their name",
+    # history, audit trail, reports and the inbox
+    "order_history [SYMBOL] [start=TIME] [end=TIME] [after=ID] [limit=N]   ended orders",
+    "fill_history [SYMBOL] [start=TIME] [end=TIME] [after=ID] [limit=N]",
+    "trade_history SYMBOL [start=TIME] [end=TIME] [after=ID] [limit=N]   the public tape",
+    "candle_history SYMBOL 1m|5m|1h|1d [start=TIME] [end=TIME] [limit=N]",
+    "  TIME is RFC 3339 with an offset (2026-12-01T09:30:00Z); pages go on with after=",
+    "audit [USER] [options]   your audit trail (another user's: administrators only)",
+    "report confirmations [start=TIME] [end=TIME]   trade confirmations as CSV",
+    "report gains YEAR   realized gains per sale as CSV",
+    "inbox [since=ID] [limit=N]   notifications, unread first",
+    "inbox_read [all] | inbox_read ID... | inbox_read up_to=ID",
 )
 """The `help` reply's `commands`: one command a line, no line breaks inside, so that the
 JSON line a person sees at `nc` lists each command as its own string."""
@@ -533,7 +626,8 @@ HELP_SUMMARY: Final = (
     "lines work too. The commands: login, buy, sell, modify, cancel, pause, resume, status, "
     "orders, fills, balance, portfolio, deposit, withdraw, symbols, book, quote, trades, "
     "candles, subscribe, unsubscribe, alert, ping, help, quit, profile, update_profile, "
-    "otp_setup, otp_enable, otp_disable, watchlist, watch, unwatch, search; "
+    "otp_setup, otp_enable, otp_disable, watchlist, watch, unwatch, search, order_history, "
+    "fill_history, trade_history, candle_history, audit, report, inbox, inbox_read; "
     "administrators also halt, resume_trading, close_market, open_market, stats, "
     "create_user, disable_user, enable_user, add_symbol; see `commands`."
 )

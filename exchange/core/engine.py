@@ -127,6 +127,11 @@ class Exchange(OrderLifecycle):
         # order path never reads
         self.two_factor: TwoFactorBook = TwoFactorBook()
         self.watchlists: Watchlists = Watchlists()
+        self.on_applied: Callable[[Command, Outcome | None, CommandError | None], None] | None
+        self.on_applied = None
+        """Told of every command :meth:`apply` ran, with its outcome or its refusal, once
+        it ran: how derived data (the server's history store) follows the exchange
+        without the core knowing of it. None (the default) costs one test per command."""
 
     @property
     def accounts(self) -> Accounts:
@@ -615,7 +620,16 @@ class Exchange(OrderLifecycle):
         market open return an empty :class:`Outcome` (they touch no order; a caller
         that wants the account looks it up).
         """
-        return _RUN[type(cmd)](self, cmd)
+        observer = self.on_applied
+        if observer is None:
+            return _RUN[type(cmd)](self, cmd)
+        try:
+            out = _RUN[type(cmd)](self, cmd)
+        except CommandError as exc:
+            observer(cmd, None, exc)
+            raise
+        observer(cmd, out, None)
+        return out
 
     # -- audit --------------------------------------------------------------------------
     def check_invariants(self) -> None:

@@ -385,6 +385,11 @@ class SymbolActor:
             fmt = spec.fmt_qty if alert.limit == MAX_POSITION else self.views.money.fmt
             event = R.RiskAlertEvent(limit=alert.limit, symbol=alert.symbol,
                                      used=fmt(alert.used), max=fmt(alert.maximum))
+            feed = self.gateway.feed
+            if feed is not None:
+                feed.note(alert.user, now_us(), "risk_alert", alert.symbol,
+                          f"{alert.limit} {event.used} of {event.max} used by an order on "
+                          f"{alert.symbol}")
             for sess in self.gateway.user_sessions.get(alert.user, ()):
                 sess.push(event)
 
@@ -406,6 +411,10 @@ class SymbolActor:
                 continue
             event = R.AlertEvent(alert_id=alert.alert_id, symbol=self.symbol,
                                  last=self.spec.fmt_price(last))
+            feed = self.gateway.feed
+            if feed is not None:
+                feed.note(alert.user, now_us(), "alert", self.symbol,
+                          f"alert {alert.alert_id}: {self.symbol} traded at {event.last}")
             for sess in self.gateway.user_sessions.get(alert.user, ()):
                 sess.push(event)
         self.alerts = keep

@@ -148,6 +148,17 @@ class MetricsSettings:
 
 
 @dataclass(slots=True)
+class HistorySettings:
+    """The ``[history]`` table: the history store (docs/HISTORY.md)."""
+
+    enabled: bool = True
+    """Keep history (ended orders, trades, the audit trail, the inbox) in SQLite: a
+    file in the data directory, in memory without one."""
+    inbox_keep: int = 1000
+    """Notifications kept per user (the oldest go first)."""
+
+
+@dataclass(slots=True)
 class Config:
     symbols: list[SymbolConfig]
     users: list[UserConfig]
@@ -158,6 +169,7 @@ class Config:
     """``[market] name``: the exchange's name, the issuer an authenticator app shows for
     two-factor login."""
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def frontend_options(self, name: str) -> dict[str, str]:
         """A front-end's settings, for its listener."""
@@ -354,7 +366,7 @@ def _str(table: dict[str, Any], key: str, where: str, default: str | None = None
 def parse_config(data: dict[str, Any]) -> Config:
     """Check and convert a parsed TOML document."""
     _check_keys(data, {"market", "limits", "symbols", "users", "fix",
-                       "metrics"}, "config")
+                       "metrics", "history"}, "config")
     market = data.get("market", {})
     _check_keys(market, {"close", "name"}, "market")
     market_name = _str(market, "name", "market", "Exchange")
@@ -458,7 +470,8 @@ def parse_config(data: dict[str, Any]) -> Config:
         ))
     return Config(symbols=symbols, users=users, limits=limits, market_close=close,
                   fix=_fix_settings(data.get("fix", {})), market_name=market_name,
-                  metrics=_metrics_settings(data.get("metrics", {})))
+                  metrics=_metrics_settings(data.get("metrics", {})),
+                  history=_history_settings(data.get("history", {})))
 
 
 _COMP_ID = re.compile(r"[!-~]{1,64}")
@@ -494,6 +507,23 @@ def _metrics_settings(raw: Any) -> MetricsSettings:
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError("metrics.port: expected a port number, 0 to 65535")
         settings.port = port
+    return settings
+
+
+def _history_settings(raw: Any) -> HistorySettings:
+    if not isinstance(raw, dict):
+        raise ConfigError("history: expected a table")
+    _check_keys(raw, {"enabled", "inbox_keep"}, "history")
+    settings = HistorySettings()
+    if "enabled" in raw:
+        if not isinstance(raw["enabled"], bool):
+            raise ConfigError("history.enabled: expected true or false")
+        settings.enabled = raw["enabled"]
+    if "inbox_keep" in raw:
+        keep = raw["inbox_keep"]
+        if isinstance(keep, bool) or not isinstance(keep, int) or not 1 <= keep <= 1_000_000:
+            raise ConfigError("history.inbox_keep: expected a whole number, 1 to 1000000")
+        settings.inbox_keep = keep
     return settings
 
 

@@ -38,6 +38,7 @@ from exchange.server.auth import (
 )
 from exchange.server.config import Limits
 from exchange.server.gateway_base import refusal
+from exchange.server.history_ops import HistoryOps
 from exchange.server.market_ops import MarketDataOps
 from exchange.server.port import SessionPort, Slot
 from exchange.server.two_factor_ops import TwoFactorOps
@@ -90,6 +91,7 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
             M.Watch: self.on_watch, M.Unwatch: self.on_watch, M.Search: self.on_search,
         }
         self._table.update(self.admin_handlers())  # account administration and profiles
+        self._table.update(HistoryOps(self).handlers())  # history, audit, reports, inbox
         self.metrics.handles(self._table)  # every op counted, at zero until it comes
         self.login_throttle = LoginThrottle()
         self._login_conns: dict[int, ConnectionLogins] = {}
@@ -207,10 +209,13 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
             answer(refusal("auth_failed", "user: the account is disabled; ask an "
                            "administrator"))
             return
+        if session.user is not None:
+            self.note_session(session, "logout")
         self._forget_user(session)
         session.user = msg.user
         session.admin = account.info.admin
         self.user_sessions.setdefault(msg.user, []).append(session)
+        self.note_session(session, "login")
         log.info("session %d from %s logged in as %r", session.id, session.peer, msg.user)
         answer(R.Welcome(user=msg.user, name=account.info.name))
 
@@ -364,7 +369,7 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
                 self.exchange.apply(cmd)
             except CommandError:
                 if journal is not None:
-                    journal.retract(journal.seq)
+                    self.retract(journal.seq)
                 raise
             return self.views.balance(user)
         self._local(session, msg, work, login=True, mutates=True)
@@ -431,5 +436,9 @@ class Gateway(AccountAdminOps, TwoFactorOps, WatchlistOps, MarketDataOps):
             # fees: the fee account's cash, in cash units (it cannot log in to ask)
             fees = ex.find_account(FEE_ACCOUNT)
             counters["fees_collected"] = fees.cash if fees is not None else 0
+            if self.history is not None:
+                behind, waited = self.history.lag()
+                counters["history.lag_records"] = behind
+                counters["history.lag_ms"] = int(waited * 1000)
             return R.StatsReply(counters=counters, build=active_build())
         self._local(session, msg, work, login=True, admin=True)

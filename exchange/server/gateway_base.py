@@ -22,10 +22,12 @@ from exchange.server.actor import SymbolActor
 from exchange.server.config import Limits
 from exchange.server.metrics import Readings, RequestMetrics, op_name
 from exchange.server.port import Answer, SessionPort, Slot
-from exchange.server.views import Views
+from exchange.server.views import Views, now_us
 from protocol import replies as R
 
 if TYPE_CHECKING:
+    from exchange.server.history.feed import HistoryFeed
+    from exchange.server.history.store import HistoryStore
     from exchange.server.journal import FileJournal
 
 log = logging.getLogger("exchange.gateway")
@@ -54,6 +56,11 @@ class GatewayCore:
         self.subs: dict[tuple[str, str], list[SessionPort]] = {}
         self.pending_cids: dict[tuple[str, str], str] = {}
         self.journal: FileJournal | None = None
+        self.history: HistoryStore | None = None
+        """The history store (orders, trades, audit trail, inbox), when it is on."""
+        self.feed: HistoryFeed | None = None
+        """What the exchange did since the last turn, for the history store."""
+        self._after_commit: list[Callable[[], None]] = []
         self._ids = itertools.count(1)
         self._alert_ids = itertools.count(1)
         self._dirty: list[SessionPort] = []
@@ -126,6 +133,8 @@ class GatewayCore:
                 self.per_address[session.host] = left
             else:
                 self.per_address.pop(session.host, None)
+        if not self.failed:
+            self.note_session(session, "logout")
         self._forget_user(session)
         for key in session.subscriptions:
             self._unsubscribe(session, key)
@@ -163,10 +172,42 @@ class GatewayCore:
         self._flush_scheduled = False
         if self.journal is not None:
             self.journal.commit()
+        feed = self.feed
+        if feed is not None and (feed.pending or feed.notes or feed.audit_notes):
+            rows = feed.take()
+            if rows is not None and self.history is not None:
+                self.history.write(rows)
+        if self._after_commit:
+            waiting, self._after_commit = self._after_commit, []
+            for job in waiting:
+                job()
         dirty = self._dirty
         self._dirty = []
         for session in dirty:
             session.flush()
+
+    def after_commit(self, job: Callable[[], None]) -> None:
+        """Run ``job`` at the end of this turn, once its records are durable and its
+        rows are handed to the history store (a history query sees them all)."""
+        self._after_commit.append(job)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            assert self.loop is not None
+            self.loop.call_soon(self.flush)
+
+    def retract(self, seq: int) -> None:
+        """Take back record ``seq`` (the last, uncommitted): from the journal, and from
+        what the history store would derive from it."""
+        assert self.journal is not None
+        self.journal.retract(seq)
+        if self.feed is not None:
+            self.feed.retract(seq)
+
+    def note_session(self, session: SessionPort, event: str) -> None:
+        """A login or logout, for the audit trail (written to the history store as it
+        happens: it changes no state, so it is not a journal record)."""
+        if session.user is not None and self.feed is not None:
+            self.feed.audit(session.user, now_us(), event, {"peer": session.peer})
 
     def flush_early(self, session: SessionPort) -> None:
         """Hand one session's output to its socket before the end of the turn (it
@@ -201,7 +242,7 @@ class GatewayCore:
         fail-stop."""
         journal = self.journal
         if take_back and journal is not None and journal.seq > recorded_before:
-            journal.retract(journal.seq)
+            self.retract(journal.seq)
         self.fail_stop(exc)
 
     def fail_stop(self, exc: BaseException) -> None:

@@ -32,6 +32,9 @@ from exchange.server.config import Config
 from exchange.server.exposition import MetricsListener, serve_metrics
 from exchange.server.frontends import Listener, Listening, frontend
 from exchange.server.gateway import Gateway
+from exchange.server.history.feed import HistoryFeed
+from exchange.server.history.rebuild import open_history
+from exchange.server.history.store import SqliteHistory
 from exchange.server.journal import FileJournal
 from exchange.server.views import now_us
 
@@ -97,6 +100,7 @@ class ExchangeServer:
         self.host = self.listeners[0].host
         self.port = self.listeners[0].port
         journal = None
+        last_seq = 0
         if data_dir is None:
             self.exchange = config.build_exchange()
         else:
@@ -114,11 +118,24 @@ class ExchangeServer:
             journal = FileJournal(Path(data_dir), self.exchange, recovered.seq,
                                   base_seq=recovered.snapshot_seq)
             journal.on_failure = journal_failed
+            last_seq = recovered.seq
+        history: SqliteHistory | None = None
+        feed: HistoryFeed | None = None
+        if config.history.enabled:
+            history = open_history(Path(data_dir) if data_dir is not None else None,
+                                   config.build_exchange(), last_seq,
+                                   config.history.inbox_keep)
+            feed = HistoryFeed((lambda: journal.seq) if journal is not None else None,
+                               history.audit_id, history.inbox_id, history.order_hid)
+            self.exchange.on_applied = feed.applied
+        self.history = history
         self._set_limits(config, journal)
         self._set_fees(config, journal)
         self.gateway = Gateway(self.exchange, config.limits)
         self.gateway.issuer = config.market_name  # two-factor login's provisioning URIs
         self.gateway.journal = journal
+        self.gateway.history = history
+        self.gateway.feed = feed
         self.gateway.on_fatal = self._fatal
         self.fatal: BaseException | None = None
         self._servers: list[Listening] = []
@@ -168,6 +185,8 @@ class ExchangeServer:
 
     async def start(self) -> tuple[str, int]:
         self._stopping = asyncio.Event()
+        if self.history is not None:
+            self.history.loop = asyncio.get_running_loop()
         self.gateway.start()
         for listener in self.listeners:
             server = await frontend(listener.frontend)(self.gateway, listener)
@@ -265,6 +284,7 @@ class ExchangeServer:
         journal = self.gateway.journal
         if journal is not None:
             journal.close()
+        self._close_history()
 
     async def shutdown(self) -> None:
         log.info("shutting down")
@@ -292,6 +312,14 @@ class ExchangeServer:
         if journal is not None:
             journal.snapshot()
             journal.close()
+        self._close_history()
+
+    def _close_history(self) -> None:
+        """Last: everything is handed over by now; the writer writes it and stops."""
+        self.gateway.flush()
+        if self.history is not None:
+            self.history.close()
+            self.history = None
 
 
 async def run_server(config: Config, host: str, port: int, data_dir: str | None = None,

@@ -39,7 +39,8 @@ def error(line: bytes) -> ProtocolError:
 def test_examples_cover_every_request_type() -> None:
     assert {type(x) for x in REQUESTS} == set(REQUEST_TYPES)
     # + account administration and profiles, + two-factor login, watchlists and search
-    assert len(OPS) == 30 + 6 + 7
+    # + history, audit trail, reports and the inbox
+    assert len(OPS) == 30 + 6 + 7 + 8
 
 
 @pytest.mark.parametrize("request_", REQUESTS, ids=lambda x: type(x).__name__)

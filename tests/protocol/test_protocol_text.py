@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -155,6 +156,26 @@ COMMANDS: list[tuple[str, m.Request]] = [
     ("unwatch BTC-USD", m.Unwatch(symbol="BTC-USD")),
     ("search apple", m.Search(query="apple")),
     ("search Bitcoin  US limit=3", m.Search(query="Bitcoin US", limit=3)),
+    # history, audit trail, reports and the inbox
+    ("order_history", m.OrderHistory()),
+    ("order_history aapl limit=5 after=3",
+     m.OrderHistory(symbol="AAPL", limit=5, after=3)),
+    ("fill_history start=2026-12-01T00:00:00Z",
+     m.FillHistory(start=datetime(2026, 12, 1, tzinfo=UTC))),
+    ("trade_history AAPL end=2026-12-02T00:00:00+01:00",
+     m.TradeHistory(symbol="AAPL",
+                    end=datetime(2026, 12, 2, tzinfo=timezone(timedelta(hours=1))))),
+    ("candle_history AAPL 5M limit=7", m.CandleHistory(symbol="AAPL", interval="5m", limit=7)),
+    ("audit", m.Audit()),
+    ("audit bob limit=3", m.Audit(user="bob", limit=3)),
+    ("report gains 2026", m.Report(kind="gains", year=2026)),
+    ("report confirmations end=2027-01-01T00:00:00Z",
+     m.Report(kind="confirmations", end=datetime(2027, 1, 1, tzinfo=UTC))),
+    ("inbox since=4 limit=20", m.Inbox(since=4, limit=20)),
+    ("inbox_read", m.InboxRead()),
+    ("inbox_read all", m.InboxRead()),
+    ("inbox_read 3 4", m.InboxRead(ids=[3, 4])),
+    ("inbox_read up_to=9", m.InboxRead(up_to=9)),
 ]
 
 
@@ -331,6 +352,19 @@ def test_unknown_command_word(text: str) -> None:
         ("add_symbol NEWCO 0.05", "a tick size and a lot size"),
         ("add_symbol NEWCO 0.05 10 tick=1", "expected ref="),
         ("add_symbol NEWCO x 10", "`$.tick_size`"),
+        ("candle_history AAPL 1m after=3", "'after=3'"),
+        ("candle_history AAPL", "interval"),
+        ("trade_history", "symbol"),
+        ("fill_history AAPL limit=0", "`$.limit`"),
+        ("fill_history start=yesterday", "`$.start`"),
+        ("fill_history start=2026-12-01T00:00:00", "`$.start`"),
+        ("order_history AAPL bogus", "'bogus'"),
+        ("report gains", "year"),
+        ("report gains twenty", "year"),
+        ("report taxes", "`$.kind`"),
+        ("report confirmations year=2026", "'year=2026'"),
+        ("inbox_read x", "notification id"),
+        ("inbox since=-1", "since"),
     ],
 )
 def test_malformed_arguments(text: str, needle: str) -> None:

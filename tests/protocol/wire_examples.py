@@ -100,6 +100,18 @@ REQUESTS: list[m.Request] = [
     m.Unwatch(symbol="BTC-USD"),
     m.Search(query="apple"),
     m.Search(query="bitcoin us", limit=5),
+    # history, audit trail, reports and the inbox
+    m.OrderHistory(symbol="AAPL", start=datetime(2026, 12, 1, tzinfo=UTC), after=17, limit=50),
+    m.FillHistory(end=datetime(2026, 12, 2, tzinfo=UTC)),
+    m.TradeHistory(symbol="AAPL", after=100),
+    m.CandleHistory(symbol="AAPL", interval="1m", start=datetime(2026, 12, 1, tzinfo=UTC)),
+    m.Audit(user="bob", limit=10),
+    m.Report(kind="confirmations", start=datetime(2026, 1, 1, tzinfo=UTC)),
+    m.Report(kind="gains", year=2026),
+    m.Inbox(since=4),
+    m.InboxRead(ids=[1, 2]),
+    m.InboxRead(up_to=9),
+    m.InboxRead(),
 ]
 
 ORDER = r.Order(
@@ -296,4 +308,19 @@ REPLIES: list[r.Reply] = [
             )
         ]
     ),
+    # history, audit trail, reports and the inbox
+    r.OrderHistoryReply(orders=[ORDER], more=True, next=41),
+    r.FillHistoryReply(fills=[FILL], more=False, next=4),
+    r.TradeHistoryReply(trades=[TRADE], more=False, next=4),
+    r.CandleHistoryReply(symbol="AAPL", interval="1m", more=False, candles=[
+        r.Candle(t="2026-11-22T09:30:00Z", o="1", h="2", l="0.5", c="1.5", v="10")]),
+    r.AuditReply(more=False, next=1, events=[r.AuditEvent(
+        id=1, seq=7, ts="2026-11-22T09:30:00.000001Z", user="alice", action="cancel",
+        detail={"order_id": 17}, outcome="canceled order 17")]),
+    r.ReportReply(kind="gains", csv="trade_id,time\n1,2026-11-22T09:30:00Z\n", rows=1,
+                  more=False),
+    r.InboxReply(unread=1, more=False, notifications=[r.Notification(
+        id=3, ts="2026-11-22T09:30:00.000001Z", kind="fill", symbol="AAPL", order_id=17,
+        text="sold 5 AAPL at 150.25 (order 17, trade 4)", read=False)]),
+    r.InboxMarked(marked=1, unread=0),
 ]

@@ -1,0 +1,278 @@
+"""The history store: SQLite in WAL mode, written and read by one thread of its own.
+
+The seam is :class:`HistoryStore`: ``write`` a batch of rows, ``run`` a query record and
+get its rows back later, ``close``. :class:`SqliteHistory` is the embedded default (the
+standard library's ``sqlite3``; a file in the data directory, or an in-memory database
+without one). Another database plugs in by providing the same three methods and the
+queries of :mod:`~exchange.server.history.queries`.
+
+One thread owns the connection and takes jobs from one queue in order: batches of rows,
+and queries. A query therefore sees every row handed over before it, so a user who asks
+for their fills right after a trade finds it (the gateway hands a turn's rows over before
+the turn's queries). The event loop never waits for the database: it puts a job on the
+queue and is called back (``call_soon_threadsafe``) with the answer. ``sqlite3`` releases
+the GIL while SQLite works, so the writes run beside the loop on a second core.
+
+Bounded: at most :data:`MAX_BACKLOG` rows wait for the writer. Past it a batch is dropped
+rather than let memory grow, and the store is marked incomplete, so that the next start
+rebuilds it from the journal (it is derived data; see :mod:`~exchange.server.history.rebuild`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+from exchange.server.history.feed import Rows
+from exchange.server.history.schema import SCHEMA, SCHEMA_VERSION
+
+log = logging.getLogger("exchange.history")
+
+MAX_BACKLOG: Final = 2_000_000
+"""Rows handed over and not yet written before batches are dropped (see the module doc)."""
+INBOX_KEEP: Final = 1000
+"""Notifications kept per user: older ones are deleted, read or not."""
+
+Done = Callable[[Any], None]
+"""Called on the event loop with a query's answer, or the exception it raised."""
+
+
+class HistoryStore(Protocol):
+    """What the server needs of a history database (the storage seam for history)."""
+
+    written_seq: int
+    """The last journal record whose rows are written."""
+    queued_seq: int
+    """The last journal record whose rows were handed over."""
+
+    def write(self, rows: Rows) -> None:
+        """Queue one batch of rows (never blocks, never raises on the loop)."""
+    def lag(self) -> tuple[int, float]:
+        """Records handed over and not yet written, and how long the oldest waited (s)."""
+    def run(self, query: Any, done: Done) -> None:
+        """Run a query record after every batch written before it; ``done`` gets the rows."""
+    def close(self) -> None:
+        """Write what is queued, then close (waits for the writer)."""
+
+
+_STOP: Final = object()
+
+
+class SqliteHistory:
+    """The embedded history store (see the module doc).
+
+    ``path`` None is an in-memory database, gone with the process."""
+
+    def __init__(self, path: Path | None, loop: asyncio.AbstractEventLoop | None = None,
+                 inbox_keep: int = INBOX_KEEP) -> None:
+        self.path = path
+        self.loop = loop
+        self.inbox_keep = inbox_keep
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.queued_seq = 0
+        self.written_seq = 0
+        self.queued_rows = 0
+        self.written_rows = 0
+        self.dropped_rows = 0
+        self.oldest_wait = 0.0
+        """When the oldest batch not yet written was handed over (``time.monotonic``)."""
+        self._batch_times: list[float] = []
+        self._inbox_counts: dict[str, int] = {}
+        self._conn = self._connect()
+        self.complete = self._meta("complete", 1) == 1 and self._meta(
+            "schema", SCHEMA_VERSION) == SCHEMA_VERSION
+        self.written_seq = self.queued_seq = self._meta("seq", 0)
+        self.audit_id = self._meta("audit_id", 0)
+        """The last audit event id written (a feed's ids go on from it)."""
+        self.inbox_id = self._meta("inbox_id", 0)
+        """The last notification id written."""
+        self.order_hid = self._meta("order_hid", 0)
+        """The last ended-order number written."""
+        self._thread = threading.Thread(target=self._serve, name="history-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- opening -------------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        target = ":memory:" if self.path is None else str(self.path)
+        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        if self.path is not None:
+            conn.execute("PRAGMA journal_mode=WAL")
+            # Derived data: a power cut may lose the last batches, never corrupt the file,
+            # and the next start writes them again from the journal.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        version = conn.execute("SELECT name FROM sqlite_master WHERE name='meta'").fetchone()
+        conn.executescript(SCHEMA)
+        if version is None:
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+        return conn
+
+    def _meta(self, key: str, default: int) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return int(row[0]) if row is not None else default
+
+    @staticmethod
+    def discard(path: Path) -> None:
+        """Remove a history file and its WAL (to rebuild it from the journal)."""
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(str(path) + suffix).unlink()
+
+    # -- the loop's side ---------------------------------------------------------------------------
+    def write(self, rows: Rows) -> None:
+        size = rows.items
+        if self.queued_rows - self.written_rows + size > MAX_BACKLOG:
+            if self.dropped_rows == 0:
+                log.error("the history writer is %d rows behind: dropping rows; the "
+                          "history is rebuilt from the journal at the next start",
+                          self.queued_rows - self.written_rows)
+                self._jobs.put(("incomplete",))
+            self.dropped_rows += size
+            return
+        self.queued_rows += size
+        self.queued_seq = max(self.queued_seq, rows.seq)
+        self._jobs.put((time.monotonic(), rows))
+
+    def run(self, query: Any, done: Done) -> None:
+        self._jobs.put((query, done))
+
+    def lag(self) -> tuple[int, float]:
+        """Journal records handed over and not yet written, and how long the oldest of
+        them has waited (seconds)."""
+        behind = self.queued_seq - self.written_seq
+        waited = time.monotonic() - self.oldest_wait if behind > 0 and self.oldest_wait else 0.0
+        return behind, waited
+
+    def close(self) -> None:
+        self._jobs.put(_STOP)
+        self._thread.join()
+        self._conn.close()
+
+    # -- the writer's thread -----------------------------------------------------------------------
+    def _serve(self) -> None:
+        jobs = self._jobs
+        while True:
+            job = jobs.get()
+            if job is _STOP:
+                return
+            if isinstance(job[-1], Rows):
+                batch = [job]
+                later = None
+                # Coalesce what is already waiting into one transaction.
+                while len(batch) < 256:
+                    try:
+                        nxt = jobs.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is not _STOP and isinstance(nxt[-1], Rows):
+                        batch.append(nxt)
+                    else:
+                        later = nxt
+                        break
+                self.oldest_wait = batch[0][0]
+                try:
+                    self._write([rows for _, rows in batch])
+                except Exception:
+                    log.exception("the history writer failed; history is rebuilt from the "
+                                  "journal at the next start")
+                    self._mark_incomplete()
+                self.oldest_wait = 0.0
+                if later is None:
+                    continue
+                if later is _STOP:
+                    return
+                job = later
+            if job[0] == "incomplete":
+                self._mark_incomplete()
+                continue
+            query, done = job
+            try:
+                answer: Any = query.run(self._conn)
+            except Exception as exc:
+                answer = exc
+            self._answer(done, answer)
+
+    def _answer(self, done: Done, answer: Any) -> None:
+        loop = self.loop
+        if loop is None:
+            done(answer)
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting
+            loop.call_soon_threadsafe(done, answer)
+
+    def _mark_incomplete(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('complete', 0)")
+
+    def _write(self, batches: list[Rows]) -> None:
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            seq = self.written_seq
+            audit_id = self.audit_id
+            inbox_id = self.inbox_id
+            order_hid = self.order_hid
+            rows_done = 0
+            touched: set[str] = set()
+            for rows in batches:
+                if rows.orders:
+                    conn.executemany("INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?)",
+                                     rows.orders)
+                    order_hid = max(order_hid, *(r[2] for r in rows.orders))
+                if rows.trades:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO trades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        rows.trades)
+                if rows.cash:
+                    conn.executemany("INSERT INTO cash (seq, ts, user, kind, amount) "
+                                     "VALUES (?,?,?,?,?)", rows.cash)
+                if rows.audit:
+                    conn.executemany("INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?)",
+                                     rows.audit)
+                    audit_id = max(audit_id, *(r[2] for r in rows.audit))
+                if rows.inbox:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO inbox (user, id, ts, kind, symbol, order_id, "
+                        "trade_id, side, qty, price, text) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        rows.inbox)
+                    inbox_id = max(inbox_id, *(r[1] for r in rows.inbox))
+                    counts = self._inbox_counts
+                    for row in rows.inbox:
+                        counts[row[0]] = counts.get(row[0], 0) + 1
+                        touched.add(row[0])
+                seq = max(seq, rows.seq)
+                rows_done += rows.items
+            self._trim_inbox(touched)
+            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                             (("seq", seq), ("audit_id", audit_id), ("inbox_id", inbox_id),
+                              ("order_hid", order_hid)))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        self.written_rows += rows_done
+        self.written_seq = seq
+        self.audit_id = audit_id
+        self.inbox_id = inbox_id
+        self.order_hid = order_hid
+
+    def _trim_inbox(self, users: set[str]) -> None:
+        """Keep each user's newest ``inbox_keep`` notifications (checked once a user has
+        gained a tenth of that since the last check, so that trimming stays rare)."""
+        keep = self.inbox_keep
+        counts = self._inbox_counts
+        for user in users:
+            if counts.get(user, 0) < max(1, keep // 10):
+                continue
+            counts[user] = 0
+            self._conn.execute(
+                "DELETE FROM inbox WHERE user=? AND id <= (SELECT id FROM inbox WHERE user=? "
+                "ORDER BY id DESC LIMIT 1 OFFSET ?)", (user, user, keep))
