@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import StartServer
+from tests.server.conftest import BASE_CONFIG, StartServer
 from tests.server.durability_helpers import ServerProcess
 from tests.server.wire import Conn, connect
 
@@ -285,3 +286,34 @@ async def test_history_beyond_memory_after_restart_and_rebuild(tmp_path: Path) -
         await bob.close()
     finally:
         await proc.terminate()
+
+
+async def test_gains_report_adds_up_to_the_portfolio_with_fees(start_server: StartServer
+                                                               ) -> None:
+    config = BASE_CONFIG.replace('price_band = "0.10"\n',
+                                 'price_band = "0.10"\nmaker_fee_bps = 10\ntaker_fee_bps = 25\n',
+                                 1)
+    server = start_server(config=config)
+    bob = await connect(server.addr, "bob")
+    carol = await connect(server.addr, "carol")
+    for qty, price in (("5", "151.00"), ("3", "149.37"), ("7", "150.11")):
+        await carol.place("AAPL", "buy", qty, price)  # the maker
+        sold = await bob.place("AAPL", "sell", qty, price)
+        assert sold["fills"] and sold["fills"][0]["fee"] != "0"
+    report = await bob.request("report", kind="gains", year=datetime.now(UTC).year)
+    rows = list(csv.DictReader(io.StringIO(report["csv"])))
+    assert len(rows) == 3 and {r["symbol"] for r in rows} == {"AAPL"}
+    for r in rows:
+        assert Decimal(r["gain"]) == (Decimal(r["proceeds"]) - Decimal(r["fee"])
+                                      - Decimal(r["cost_basis"]))
+    portfolio = await bob.request("portfolio")
+    realized = next(p["realized_pnl"] for p in portfolio["positions"] if p["symbol"] == "AAPL")
+    assert sum(Decimal(r["gain"]) for r in rows) == Decimal(realized)
+    # Carol bought: no sale of hers, no gain; her confirmations show the maker fees.
+    mine = await carol.request("report", kind="gains", year=datetime.now(UTC).year)
+    assert mine["rows"] == 0
+    confirmations = await carol.request("report", kind="confirmations")
+    fees = [Decimal(r["fee"]) for r in csv.DictReader(io.StringIO(confirmations["csv"]))]
+    assert len(fees) == 3 and all(f > 0 for f in fees)
+    balance = await carol.request("balance")
+    assert sum(fees) == Decimal(balance["fees_paid"])
