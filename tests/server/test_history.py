@@ -317,3 +317,20 @@ async def test_gains_report_adds_up_to_the_portfolio_with_fees(start_server: Sta
     assert len(fees) == 3 and all(f > 0 for f in fees)
     balance = await carol.request("balance")
     assert sum(fees) == Decimal(balance["fees_paid"])
+
+
+async def test_the_audit_trail_hides_secrets(start_server: StartServer) -> None:
+    server = start_server()
+    alice = await connect(server.addr, "alice")
+    setup = await alice.request("otp_setup")
+    secret = setup["secret"]
+    admin = await connect(server.addr, "admin")
+    created = await admin.request("create_user", user="erin", name="Erin")
+    assert created["type"] == "user_created", created
+    for conn, op, field in ((alice, "otp_setup", "secret"), (admin, "create_user",
+                                                             "token_hash")):
+        trail = await conn.request("audit")
+        event = next(e for e in trail["events"] if e["action"] == op.replace("otp_setup",
+                                                                             "two_factor"))
+        assert event["detail"][field] == "<hidden>"
+        assert secret not in str(trail) and created["token"] not in str(trail)

@@ -73,17 +73,35 @@ _TAG: Final[dict[type[Any], str]] = {t: str(t.__struct_config__.tag) for t in C.
 """Each record type's op name (``__struct_config__`` builds an object at each access)."""
 
 
+_HIDDEN: Final = frozenset({"secret", "token_hash"})
+"""Fields of a record the audit trail never shows: a two-factor secret, a token's hash
+(the journal has them; the trail is read by users and administrators)."""
+_REDACTED: Final = frozenset({C.TwoFactor, C.CreateUser})
+"""The record types that have such a field."""
+
+
+def _shown(cmd: C.Command) -> Any:
+    """What the audit trail keeps of a record: the record, or its fields by name with
+    the hidden ones replaced."""
+    if type(cmd) not in _REDACTED:
+        return cmd
+    return {name: "<hidden>" if name in _HIDDEN else getattr(cmd, name)
+            for name in cmd.__struct_fields__ if name not in ("time", "user")}
+
+
 def _entry(audit_id: int, seq: int, cmd: C.Command, out: Outcome | None,
            error: CommandError | None) -> AuditEntry:
     tag = _TAG[type(cmd)]
+    shown = _shown(cmd)
     if error is not None:
-        return [audit_id, seq, cmd.time, tag, cmd, None, None, 0, error.code, error.message]
+        return [audit_id, seq, cmd.time, tag, shown, None, None, 0, error.code,
+                error.message]
     assert out is not None
     order = out.order
     if order is not None:
-        return [audit_id, seq, cmd.time, tag, cmd, order.status, order.order_id,
+        return [audit_id, seq, cmd.time, tag, shown, order.status, order.order_id,
                 len(out.fills), None, None]
-    return [audit_id, seq, cmd.time, tag, cmd, None, None, len(out.orders), None, None]
+    return [audit_id, seq, cmd.time, tag, shown, None, None, len(out.orders), None, None]
 
 
 class HistoryFeed:
