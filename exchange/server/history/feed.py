@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-import msgspec
-
 from exchange.core import commands as C
 from exchange.core.orders import LIVE_STATUSES, Order
 from exchange.core.results import (
@@ -129,7 +127,6 @@ class HistoryFeed:
         self.skip_through = 0
         """Records up to this number are already in the store (a rebuild's replay passes
         them on its way)."""
-        self._encode = msgspec.json.Encoder().encode
 
     def _next(self) -> int:
         self._count += 1
@@ -233,7 +230,6 @@ class HistoryFeed:
             audit.setdefault(user, []).append([0, seq, ts, action, detail, None, None, 0,
                                                None, None])
             noted.add(user)
-        encode = self._encode
         order_hid = self.order_hid
         for user, ended_orders in ended_by.items():
             for row in ended_orders:  # a user's orders of a batch: consecutive hids
@@ -241,7 +237,7 @@ class HistoryFeed:
                 row[0] = order_hid
             accepted = [o[13] for o in ended_orders]
             rows.orders.append((user, ended_orders[0][0], order_hid, min(accepted),
-                                max(accepted), encode(ended_orders)))
+                                max(accepted), ended_orders))
         self.order_hid = order_hid
         for user, entries in audit.items():
             if user in noted:
@@ -252,7 +248,7 @@ class HistoryFeed:
                 audit_id += 1
                 e[0] = audit_id
             rows.audit.append((user, entries[0][0], entries[-1][0], entries[0][2],
-                               entries[-1][2], encode(entries)))
+                               entries[-1][2], entries))
         self.audit_id = audit_id
         self.inbox_id = inbox_id
         rows.items = len(self.pending) + len(trades) + len(inbox) + len(self.audit_notes)

@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+import msgspec
+
 from exchange.server.history.feed import Rows
 from exchange.server.history.schema import SCHEMA, SCHEMA_VERSION
 
@@ -66,6 +68,25 @@ class HistoryStore(Protocol):
 _STOP: Final = object()
 
 
+def _from_json(table: str, columns: str, count: int) -> str:
+    """An INSERT of the rows of a JSON array of arrays (one parameter), column by column."""
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(count))
+    return f"INSERT OR REPLACE INTO {table} ({columns}) SELECT {values} FROM json_each(?)"
+
+
+_INSERT: Final = {
+    "orders": _from_json("orders", "user, first_hid, last_hid, first_ts, last_ts, orders", 6),
+    "trades": _from_json("trades", "trade_id, symbol, price, qty, buy_order_id, "
+                         "sell_order_id, taker_side, ts, buy_user, sell_user, buy_fee, "
+                         "sell_fee, sell_basis", 13),
+    "cash": _from_json("cash", "seq, ts, user, kind, amount", 5),
+    "audit": _from_json("audit", "user, first_id, last_id, first_ts, last_ts, events", 6),
+    "inbox": _from_json("inbox", "user, id, ts, kind, symbol, order_id, trade_id, side, qty, "
+                        "price, text", 11),
+}
+"""Each table's INSERT of a batch (see ``SqliteHistory._write``)."""
+
+
 class SqliteHistory:
     """The embedded history store (see the module doc).
 
@@ -86,6 +107,7 @@ class SqliteHistory:
         """When the oldest batch not yet written was handed over (``time.monotonic``)."""
         self._batch_times: list[float] = []
         self._inbox_counts: dict[str, int] = {}
+        self._json = msgspec.json.Encoder().encode
         self._conn = self._connect()
         self.complete = self._meta("complete", 1) == 1 and self._meta(
             "schema", SCHEMA_VERSION) == SCHEMA_VERSION
@@ -213,52 +235,44 @@ class SqliteHistory:
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('complete', 0)")
 
     def _write(self, batches: list[Rows]) -> None:
+        """Write batches in one transaction, each table's rows in one statement.
+
+        Why one statement: ``sqlite3`` lets go of the GIL around every step of SQLite, and
+        takes it back before the next; while the event loop is busy, taking it back waits
+        for the loop's switch interval (5 ms). A statement per row would wait that long
+        per row. So each table's rows go as one JSON array, unpacked by SQLite itself
+        (``json_each``): a few waits per transaction, whatever its size."""
         conn = self._conn
+        orders = [r for rows in batches for r in rows.orders]
+        trades = [r for rows in batches for r in rows.trades]
+        cash = [r for rows in batches for r in rows.cash]
+        audit = [r for rows in batches for r in rows.audit]
+        inbox = [r for rows in batches for r in rows.inbox]
+        seq = max(self.written_seq, *(rows.seq for rows in batches))
+        audit_id = max(self.audit_id, *(r[2] for r in audit)) if audit else self.audit_id
+        inbox_id = max(self.inbox_id, *(r[1] for r in inbox)) if inbox else self.inbox_id
+        order_hid = max(self.order_hid, *(r[2] for r in orders)) if orders else self.order_hid
+        touched: set[str] = set()
+        counts = self._inbox_counts
+        for row in inbox:
+            counts[row[0]] = counts.get(row[0], 0) + 1
+            touched.add(row[0])
+        encode = self._json
         conn.execute("BEGIN")
         try:
-            seq = self.written_seq
-            audit_id = self.audit_id
-            inbox_id = self.inbox_id
-            order_hid = self.order_hid
-            rows_done = 0
-            touched: set[str] = set()
-            for rows in batches:
-                if rows.orders:
-                    conn.executemany("INSERT OR REPLACE INTO orders VALUES (?,?,?,?,?,?)",
-                                     rows.orders)
-                    order_hid = max(order_hid, *(r[2] for r in rows.orders))
-                if rows.trades:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO trades VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        rows.trades)
-                if rows.cash:
-                    conn.executemany("INSERT INTO cash (seq, ts, user, kind, amount) "
-                                     "VALUES (?,?,?,?,?)", rows.cash)
-                if rows.audit:
-                    conn.executemany("INSERT OR REPLACE INTO audit VALUES (?,?,?,?,?,?)",
-                                     rows.audit)
-                    audit_id = max(audit_id, *(r[2] for r in rows.audit))
-                if rows.inbox:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO inbox (user, id, ts, kind, symbol, order_id, "
-                        "trade_id, side, qty, price, text) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                        rows.inbox)
-                    inbox_id = max(inbox_id, *(r[1] for r in rows.inbox))
-                    counts = self._inbox_counts
-                    for row in rows.inbox:
-                        counts[row[0]] = counts.get(row[0], 0) + 1
-                        touched.add(row[0])
-                seq = max(seq, rows.seq)
-                rows_done += rows.items
+            for table, rows_of in (("orders", orders), ("trades", trades), ("cash", cash),
+                                   ("audit", audit), ("inbox", inbox)):
+                if rows_of:
+                    conn.execute(_INSERT[table], (encode(rows_of).decode(),))
             self._trim_inbox(touched)
-            conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                             (("seq", seq), ("audit_id", audit_id), ("inbox_id", inbox_id),
-                              ("order_hid", order_hid)))
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?), ('audit_id', ?), "
+                         "('inbox_id', ?), ('order_hid', ?)",
+                         (seq, audit_id, inbox_id, order_hid))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        self.written_rows += rows_done
+        self.written_rows += sum(rows.items for rows in batches)
         self.written_seq = seq
         self.audit_id = audit_id
         self.inbox_id = inbox_id
