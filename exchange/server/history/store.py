@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -68,23 +69,57 @@ class HistoryStore(Protocol):
 _STOP: Final = object()
 
 
-def _from_json(table: str, columns: str, count: int) -> str:
-    """An INSERT of the rows of a JSON array of arrays (one parameter), column by column."""
-    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(count))
-    return f"INSERT OR REPLACE INTO {table} ({columns}) SELECT {values} FROM json_each(?)"
-
-
-_INSERT: Final = {
-    "orders": _from_json("orders", "user, first_hid, last_hid, first_ts, last_ts, orders", 6),
-    "trades": _from_json("trades", "trade_id, symbol, price, qty, buy_order_id, "
-                         "sell_order_id, taker_side, ts, buy_user, sell_user, buy_fee, "
-                         "sell_fee, sell_basis", 13),
-    "cash": _from_json("cash", "seq, ts, user, kind, amount", 5),
-    "audit": _from_json("audit", "user, first_id, last_id, first_ts, last_ts, events", 6),
-    "inbox": _from_json("inbox", "user, id, ts, kind, symbol, order_id, trade_id, side, qty, "
-                        "price, text", 11),
+_COLUMNS: Final = {
+    "orders": ("user", "first_hid", "last_hid", "first_ts", "last_ts", "orders"),
+    "trades": ("trade_id", "symbol", "price", "qty", "buy_order_id", "sell_order_id",
+               "taker_side", "ts", "buy_user", "sell_user", "buy_fee", "sell_fee",
+               "sell_basis"),
+    "cash": ("seq", "ts", "user", "kind", "amount"),
+    "audit": ("user", "first_id", "last_id", "first_ts", "last_ts", "events"),
+    "inbox": ("user", "id", "ts", "kind", "symbol", "order_id", "trade_id", "side", "qty",
+              "price", "text"),
 }
-"""Each table's INSERT of a batch (see ``SqliteHistory._write``)."""
+"""The columns each table's rows give, in their order."""
+_MAX_VARIABLES: Final = 32_000
+"""Parameters in one statement at most (SQLite's limit is 32,766)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(table: str, rows: int) -> str:
+    columns = _COLUMNS[table]
+    one = "(" + ",".join("?" * len(columns)) + ")"
+    return (f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES "
+            + ",".join([one] * rows))
+
+
+def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
+    """Insert rows in statements of a power-of-two number of rows each (few distinct
+    statements to prepare and cache), each within SQLite's limit of parameters."""
+    if not rows:
+        return
+    most = 1 << ((_MAX_VARIABLES // len(_COLUMNS[table])).bit_length() - 1)
+    at = 0
+    while at < len(rows):
+        size = min(most, 1 << ((len(rows) - at).bit_length() - 1))
+        part = rows[at:at + size]
+        conn.execute(_insert_sql(table, size), [value for row in part for value in row])
+        at += size
+
+
+def _per_user(rows: Iterator[tuple[Any, ...]]
+              ) -> dict[str, tuple[int, int, int, int, list[Any]]]:
+    """Batch rows of one user (``user, first id, last id, first ts, last ts, items``)
+    merged into one per user."""
+    merged: dict[str, tuple[int, int, int, int, list[Any]]] = {}
+    for user, lo, hi, first, last, items in rows:
+        have = merged.get(user)
+        if have is None:
+            merged[user] = (lo, hi, first, last, list(items))
+        else:
+            have[4].extend(items)
+            merged[user] = (min(have[0], lo), max(have[1], hi), min(have[2], first),
+                            max(have[3], last), have[4])
+    return merged
 
 
 class SqliteHistory:
@@ -235,35 +270,41 @@ class SqliteHistory:
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('complete', 0)")
 
     def _write(self, batches: list[Rows]) -> None:
-        """Write batches in one transaction, each table's rows in one statement.
+        """Write batches in one transaction, in a few statements whatever its size.
 
-        Why one statement: ``sqlite3`` lets go of the GIL around every step of SQLite, and
-        takes it back before the next; while the event loop is busy, taking it back waits
-        for the loop's switch interval (5 ms). A statement per row would wait that long
-        per row. So each table's rows go as one JSON array, unpacked by SQLite itself
-        (``json_each``): a few waits per transaction, whatever its size."""
+        Why few: ``sqlite3`` lets go of the GIL around every step of SQLite and takes it
+        back before the next; while the event loop is busy, taking it back waits for the
+        loop's switch interval (5 ms). A statement per row would wait that long per row.
+        So the rows of a table go as multi-row ``INSERT ... VALUES (...), (...)``
+        statements (:func:`_insert`), and orders and audit events as one row per user
+        holding that user's whole batch (JSON)."""
         conn = self._conn
-        orders = [r for rows in batches for r in rows.orders]
         trades = [r for rows in batches for r in rows.trades]
         cash = [r for rows in batches for r in rows.cash]
-        audit = [r for rows in batches for r in rows.audit]
         inbox = [r for rows in batches for r in rows.inbox]
+        orders = _per_user(r for rows in batches for r in rows.orders)
+        audit = _per_user(r for rows in batches for r in rows.audit)
+        encode = self._json
+        order_rows = [(user, lo, hi, first, last, encode(items).decode())
+                      for user, (lo, hi, first, last, items) in orders.items()]
+        audit_rows = [(user, lo, hi, first, last, encode(items).decode())
+                      for user, (lo, hi, first, last, items) in audit.items()]
         seq = max(self.written_seq, *(rows.seq for rows in batches))
-        audit_id = max(self.audit_id, *(r[2] for r in audit)) if audit else self.audit_id
-        inbox_id = max(self.inbox_id, *(r[1] for r in inbox)) if inbox else self.inbox_id
-        order_hid = max(self.order_hid, *(r[2] for r in orders)) if orders else self.order_hid
+        audit_id = max([self.audit_id, *(r[2] for r in audit_rows)])
+        inbox_id = max([self.inbox_id, *(r[1] for r in inbox)])
+        order_hid = max([self.order_hid, *(r[2] for r in order_rows)])
         touched: set[str] = set()
         counts = self._inbox_counts
         for row in inbox:
             counts[row[0]] = counts.get(row[0], 0) + 1
             touched.add(row[0])
-        encode = self._json
         conn.execute("BEGIN")
         try:
-            for table, rows_of in (("orders", orders), ("trades", trades), ("cash", cash),
-                                   ("audit", audit), ("inbox", inbox)):
-                if rows_of:
-                    conn.execute(_INSERT[table], (encode(rows_of).decode(),))
+            _insert(conn, "orders", order_rows)
+            _insert(conn, "trades", trades)
+            _insert(conn, "cash", cash)
+            _insert(conn, "audit", audit_rows)
+            _insert(conn, "inbox", inbox)
             self._trim_inbox(touched)
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?), ('audit_id', ?), "
                          "('inbox_id', ?), ('order_hid', ?)",
