@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+import msgspec
+
 from exchange.core import commands as C
 from exchange.core.orders import LIVE_STATUSES, Order
 from exchange.core.results import (
@@ -36,7 +38,8 @@ to it without the user asking (an expiry, a cancel by the exchange, a stop trigg
 class Rows:
     """One batch of rows for the writer, and the last journal record it covers."""
 
-    __slots__ = ("audit", "cash", "inbox", "items", "orders", "seq", "trades")
+    __slots__ = ("audit", "audit_id", "cash", "inbox", "inbox_id", "items", "order_hid",
+                 "orders", "seq", "trades")
 
     def __init__(self) -> None:
         self.seq = 0
@@ -44,10 +47,18 @@ class Rows:
         """What the batch stands for (commands, trades, notifications): its weight in the
         writer's backlog, however its rows are packed."""
         self.orders: list[tuple[Any, ...]] = []
-        self.trades: list[tuple[Any, ...]] = []
-        self.cash: list[tuple[Any, ...]] = []
+        """One row per user: ``(user, first hid, last hid, first ts, last ts, JSON)``."""
         self.audit: list[tuple[Any, ...]] = []
-        self.inbox: list[tuple[Any, ...]] = []
+        """The same shape, of audit entries."""
+        self.trades: list[Any] = []
+        """Trade rows, flat: the values of each row one after another (so the writer
+        binds them as they are, in C; see ``store._insert``)."""
+        self.cash: list[Any] = []
+        self.inbox: list[Any] = []
+        self.audit_id = 0
+        self.inbox_id = 0
+        self.order_hid = 0
+        """The last ids the batch gives (the store keeps them, for the next start)."""
 
     def __len__(self) -> int:
         return (len(self.orders) + len(self.trades) + len(self.cash) + len(self.audit)
@@ -124,6 +135,7 @@ class HistoryFeed:
         ``(seq, user, ts, kind, symbol, text)``."""
         self.audit_notes: list[tuple[int, int, str, str, dict[str, str]]] = []
         """Audit events outside a command (logins, logouts), as audit rows."""
+        self._encode = msgspec.json.Encoder().encode
         self.skip_through = 0
         """Records up to this number are already in the store (a rebuild's replay passes
         them on its way)."""
@@ -179,7 +191,7 @@ class HistoryFeed:
                 if out is None:
                     continue
             elif type(cmd) is C.Deposit or type(cmd) is C.Withdraw:
-                rows.cash.append((seq, cmd.time, cmd.user, _TAG[type(cmd)], cmd.amount))
+                rows.cash.extend((seq, cmd.time, cmd.user, _TAG[type(cmd)], cmd.amount))
                 continue
             assert out is not None
             order = out.order
@@ -204,25 +216,25 @@ class HistoryFeed:
                 kind = INBOX_EVENTS.get(event.kind)
                 if kind is not None:
                     inbox_id += 1
-                    inbox.append((o.user, inbox_id, time, kind, o.symbol, o.order_id, None,
+                    inbox.extend((o.user, inbox_id, time, kind, o.symbol, o.order_id, None,
                                   o.side, None, None, event.reason or ""))
                 if o.status not in live:
                     ended[o.order_id] = o
             for o in ended.values():
                 ended_by.setdefault(o.user, []).append(order_row(o, time))
             for t in out.trades:
-                trades.append((t.trade_id, t.symbol, t.price, t.qty, t.buy_order_id,
+                trades.extend((t.trade_id, t.symbol, t.price, t.qty, t.buy_order_id,
                                t.sell_order_id, t.taker_side, t.ts, t.buy_user, t.sell_user,
                                t.buy_fee, t.sell_fee, t.sell_basis))
-                inbox.append((t.buy_user, inbox_id + 1, t.ts, "fill", t.symbol,
+                inbox.extend((t.buy_user, inbox_id + 1, t.ts, "fill", t.symbol,
                               t.buy_order_id, t.trade_id, "buy", t.qty, t.price, ""))
-                inbox.append((t.sell_user, inbox_id + 2, t.ts, "fill", t.symbol,
+                inbox.extend((t.sell_user, inbox_id + 2, t.ts, "fill", t.symbol,
                               t.sell_order_id, t.trade_id, "sell", t.qty, t.price, ""))
                 inbox_id += 2
         for seq, user, ts, kind, symbol, text in self.notes:
             rows.seq = max(rows.seq, seq)
             inbox_id += 1
-            inbox.append((user, inbox_id, ts, kind, symbol, None, None, None, None, None,
+            inbox.extend((user, inbox_id, ts, kind, symbol, None, None, None, None, None,
                           text))
         noted = set()
         for seq, ts, user, action, detail in self.audit_notes:
@@ -231,13 +243,14 @@ class HistoryFeed:
                                                None, None])
             noted.add(user)
         order_hid = self.order_hid
+        encode = self._encode
         for user, ended_orders in ended_by.items():
             for row in ended_orders:  # a user's orders of a batch: consecutive hids
                 order_hid += 1
                 row[0] = order_hid
             accepted = [o[13] for o in ended_orders]
             rows.orders.append((user, ended_orders[0][0], order_hid, min(accepted),
-                                max(accepted), ended_orders))
+                                max(accepted), encode(ended_orders).decode()))
         self.order_hid = order_hid
         for user, entries in audit.items():
             if user in noted:
@@ -248,10 +261,12 @@ class HistoryFeed:
                 audit_id += 1
                 e[0] = audit_id
             rows.audit.append((user, entries[0][0], entries[-1][0], entries[0][2],
-                               entries[-1][2], entries))
-        self.audit_id = audit_id
-        self.inbox_id = inbox_id
-        rows.items = len(self.pending) + len(trades) + len(inbox) + len(self.audit_notes)
+                               entries[-1][2], encode(entries).decode()))
+        self.audit_id = rows.audit_id = audit_id
+        self.inbox_id = rows.inbox_id = inbox_id
+        rows.order_hid = self.order_hid
+        rows.items = len(self.pending) + len(trades) // 13 + len(inbox) // 11 + len(
+            self.audit_notes)
         self.pending = []
         self.notes = []
         self.audit_notes = []

@@ -28,7 +28,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -80,6 +80,9 @@ _COLUMNS: Final = {
               "price", "text"),
 }
 """The columns each table's rows give, in their order."""
+_TRIM_EVERY: Final = 5000
+"""Notifications written between two trims of the inbox (so a user may hold up to this
+many more than ``inbox_keep`` for a while)."""
 _MAX_VARIABLES: Final = 32_000
 """Parameters in one statement at most (SQLite's limit is 32,766)."""
 
@@ -92,34 +95,39 @@ def _insert_sql(table: str, rows: int) -> str:
             + ",".join([one] * rows))
 
 
-def _insert(conn: sqlite3.Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
-    """Insert rows in statements of a power-of-two number of rows each (few distinct
-    statements to prepare and cache), each within SQLite's limit of parameters."""
-    if not rows:
-        return
-    most = 1 << ((_MAX_VARIABLES // len(_COLUMNS[table])).bit_length() - 1)
+def _insert(conn: sqlite3.Connection, table: str, values: list[Any]) -> None:
+    """Insert rows given flat (each row's values one after another) in statements of a
+    power-of-two number of rows each (few distinct statements to prepare and keep),
+    each within SQLite's limit of parameters."""
+    width = len(_COLUMNS[table])
+    count = len(values) // width
+    most = 1 << ((_MAX_VARIABLES // width).bit_length() - 1)
     at = 0
-    while at < len(rows):
-        size = min(most, 1 << ((len(rows) - at).bit_length() - 1))
-        part = rows[at:at + size]
-        conn.execute(_insert_sql(table, size), [value for row in part for value in row])
+    while at < count:
+        size = min(most, 1 << ((count - at).bit_length() - 1))
+        conn.execute(_insert_sql(table, size), values[at * width:(at + size) * width])
         at += size
 
 
-def _per_user(rows: Iterator[tuple[Any, ...]]
-              ) -> dict[str, tuple[int, int, int, int, list[Any]]]:
-    """Batch rows of one user (``user, first id, last id, first ts, last ts, items``)
-    merged into one per user."""
-    merged: dict[str, tuple[int, int, int, int, list[Any]]] = {}
+def _per_user(rows: list[tuple[Any, ...]]) -> list[Any]:
+    """Batch rows (``user, first id, last id, first ts, last ts, JSON array``) merged
+    into one per user, flat for :func:`_insert`."""
+    merged: dict[str, list[Any]] = {}
     for user, lo, hi, first, last, items in rows:
         have = merged.get(user)
         if have is None:
-            merged[user] = (lo, hi, first, last, list(items))
+            merged[user] = [lo, hi, first, last, [items]]
         else:
-            have[4].extend(items)
-            merged[user] = (min(have[0], lo), max(have[1], hi), min(have[2], first),
-                            max(have[3], last), have[4])
-    return merged
+            have[0] = min(have[0], lo)
+            have[1] = max(have[1], hi)
+            have[2] = min(have[2], first)
+            have[3] = max(have[3], last)
+            have[4].append(items)
+    flat: list[Any] = []
+    for user, (lo, hi, first, last, parts) in merged.items():
+        joined = parts[0] if len(parts) == 1 else "[" + ",".join(p[1:-1] for p in parts) + "]"
+        flat += (user, lo, hi, first, last, joined)
+    return flat
 
 
 class SqliteHistory:
@@ -141,7 +149,7 @@ class SqliteHistory:
         self.oldest_wait = 0.0
         """When the oldest batch not yet written was handed over (``time.monotonic``)."""
         self._batch_times: list[float] = []
-        self._inbox_counts: dict[str, int] = {}
+        self._since_trim = 0
         self._json = msgspec.json.Encoder().encode
         self._conn = self._connect()
         self.complete = self._meta("complete", 1) == 1 and self._meta(
@@ -274,38 +282,37 @@ class SqliteHistory:
 
         Why few: ``sqlite3`` lets go of the GIL around every step of SQLite and takes it
         back before the next; while the event loop is busy, taking it back waits for the
-        loop's switch interval (5 ms). A statement per row would wait that long per row.
-        So the rows of a table go as multi-row ``INSERT ... VALUES (...), (...)``
-        statements (:func:`_insert`), and orders and audit events as one row per user
-        holding that user's whole batch (JSON)."""
+        loop's switch interval. A statement per row would wait that long per row. So the
+        rows of a table go as multi-row ``INSERT ... VALUES (...), (...)`` statements
+        (:func:`_insert`), bound from the flat lists the feed made, and orders and audit
+        events as one row per user holding that user's whole batch (JSON). The feed has
+        done the Python work on the event loop; here it is list concatenation, and SQLite
+        without the GIL."""
         conn = self._conn
-        trades = [r for rows in batches for r in rows.trades]
-        cash = [r for rows in batches for r in rows.cash]
-        inbox = [r for rows in batches for r in rows.inbox]
-        orders = _per_user(r for rows in batches for r in rows.orders)
-        audit = _per_user(r for rows in batches for r in rows.audit)
-        encode = self._json
-        order_rows = [(user, lo, hi, first, last, encode(items).decode())
-                      for user, (lo, hi, first, last, items) in orders.items()]
-        audit_rows = [(user, lo, hi, first, last, encode(items).decode())
-                      for user, (lo, hi, first, last, items) in audit.items()]
+        trades: list[Any] = []
+        cash: list[Any] = []
+        inbox: list[Any] = []
+        for rows in batches:
+            trades += rows.trades
+            cash += rows.cash
+            inbox += rows.inbox
+        orders = _per_user([r for rows in batches for r in rows.orders])
+        audit = _per_user([r for rows in batches for r in rows.audit])
+        last = batches[-1]
         seq = max(self.written_seq, *(rows.seq for rows in batches))
-        audit_id = max([self.audit_id, *(r[2] for r in audit_rows)])
-        inbox_id = max([self.inbox_id, *(r[1] for r in inbox)])
-        order_hid = max([self.order_hid, *(r[2] for r in order_rows)])
-        touched: set[str] = set()
-        counts = self._inbox_counts
-        for row in inbox:
-            counts[row[0]] = counts.get(row[0], 0) + 1
-            touched.add(row[0])
+        audit_id = max(self.audit_id, last.audit_id)
+        inbox_id = max(self.inbox_id, last.inbox_id)
+        order_hid = max(self.order_hid, last.order_hid)
         conn.execute("BEGIN")
         try:
-            _insert(conn, "orders", order_rows)
+            _insert(conn, "orders", orders)
             _insert(conn, "trades", trades)
             _insert(conn, "cash", cash)
-            _insert(conn, "audit", audit_rows)
+            _insert(conn, "audit", audit)
             _insert(conn, "inbox", inbox)
-            self._trim_inbox(touched)
+            self._since_trim += len(inbox) // len(_COLUMNS["inbox"])
+            if self._since_trim >= min(_TRIM_EVERY, self.inbox_keep):
+                self._trim_inbox()
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('seq', ?), ('audit_id', ?), "
                          "('inbox_id', ?), ('order_hid', ?)",
                          (seq, audit_id, inbox_id, order_hid))
@@ -319,15 +326,12 @@ class SqliteHistory:
         self.inbox_id = inbox_id
         self.order_hid = order_hid
 
-    def _trim_inbox(self, users: set[str]) -> None:
-        """Keep each user's newest ``inbox_keep`` notifications (checked once a user has
-        gained a tenth of that since the last check, so that trimming stays rare)."""
-        keep = self.inbox_keep
-        counts = self._inbox_counts
-        for user in users:
-            if counts.get(user, 0) < max(1, keep // 10):
-                continue
-            counts[user] = 0
-            self._conn.execute(
-                "DELETE FROM inbox WHERE user=? AND id <= (SELECT id FROM inbox WHERE user=? "
-                "ORDER BY id DESC LIMIT 1 OFFSET ?)", (user, user, keep))
+    def _trim_inbox(self) -> None:
+        """Keep each user's newest ``inbox_keep`` notifications: one statement over the
+        whole table, once :data:`_TRIM_EVERY` notifications (or ``inbox_keep``, if fewer)
+        have come in since the last."""
+        self._since_trim = 0
+        self._conn.execute(
+            "DELETE FROM inbox WHERE (user, id) IN (SELECT user, id FROM (SELECT user, id, "
+            "ROW_NUMBER() OVER (PARTITION BY user ORDER BY id DESC) AS n FROM inbox) "
+            "WHERE n > ?)", (self.inbox_keep,))
