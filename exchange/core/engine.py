@@ -54,6 +54,7 @@ from exchange.core.commands import (
     Withdraw,
 )
 from exchange.core.fees import FeeSchedule
+from exchange.core.historylog import HistoryLog
 from exchange.core.invariants import check_invariants
 from exchange.core.lifecycle import OrderLifecycle
 from exchange.core.marketdata import INTERVALS, Candle, MarketData
@@ -127,11 +128,10 @@ class Exchange(OrderLifecycle):
         # order path never reads
         self.two_factor: TwoFactorBook = TwoFactorBook()
         self.watchlists: Watchlists = Watchlists()
-        self.on_applied: Callable[[Command, Outcome | None, CommandError | None], None] | None
-        self.on_applied = None
-        """Told of every command :meth:`apply` ran, with its outcome or its refusal, once
-        it ran: how derived data (the server's history store) follows the exchange
-        without the core knowing of it. None (the default) costs one test per command."""
+        self.history: HistoryLog | None = None
+        """Told of every command :meth:`apply` ran, with its outcome or its refusal
+        (:mod:`exchange.core.historylog`): how the server's history store follows the
+        exchange. None (the default) costs one test per command."""
 
     @property
     def accounts(self) -> Accounts:
@@ -620,15 +620,15 @@ class Exchange(OrderLifecycle):
         market open return an empty :class:`Outcome` (they touch no order; a caller
         that wants the account looks it up).
         """
-        observer = self.on_applied
-        if observer is None:
+        log = self.history
+        if log is None:
             return _RUN[type(cmd)](self, cmd)
         try:
             out = _RUN[type(cmd)](self, cmd)
         except CommandError as exc:
-            observer(cmd, None, exc)
+            log.note(cmd, None, exc)
             raise
-        observer(cmd, out, None)
+        log.note(cmd, out, None)
         return out
 
     # -- audit --------------------------------------------------------------------------

@@ -43,6 +43,7 @@ COMPILED_MODULES: Final = (
     "accounts",
     "book",
     "engine",
+    "historylog",
     "lifecycle",
     "marketdata",
     "matching",

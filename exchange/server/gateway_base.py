@@ -173,7 +173,7 @@ class GatewayCore:
         if self.journal is not None:
             self.journal.commit()
         feed = self.feed
-        if feed is not None and (feed.pending or feed.notes or feed.audit_notes):
+        if feed is not None and feed.pending():
             rows = feed.take()
             if rows is not None and self.history is not None:
                 self.history.write(rows)

@@ -105,6 +105,7 @@ from exchange.core.commands import (
     CommandRecord,
 )
 from exchange.core.engine import DEFAULT_MAX_OPEN_ORDERS, Exchange
+from exchange.core.historylog import HistoryLog
 from exchange.core.results import CommandError
 from exchange.core.snapshot_format import SnapshotError, UnknownVersion
 from exchange.server.metrics import FSYNC_BOUNDS, Histogram
@@ -546,6 +547,8 @@ class FileJournal:
         self._clock = time.perf_counter
         self._fd = -1
         self._magic = b""
+        self.history_log: HistoryLog | None = None
+        """Told each record's number as it is appended (the history notes it)."""
         for path in data_dir.glob("snapshot-*.tmp"):  # what a crash in a snapshot left
             path.unlink()
         self._open_segment(seq)
@@ -677,6 +680,8 @@ class FileJournal:
         buffer += _HEADER.pack(size, zlib.crc32(payload, zlib.crc32(_LENGTH.pack(size))))
         buffer += payload
         self.seq = seq
+        if self.history_log is not None:
+            self.history_log.seq = seq
 
     def retract(self, seq: int) -> None:
         """Take back record ``seq``, the last one appended and not yet committed.
@@ -690,6 +695,8 @@ class FileJournal:
                              f"(last {self.seq}, durable {self.durable_seq})")
         del self._buffer[self._undo:]
         self.seq -= 1
+        if self.history_log is not None:
+            self.history_log.seq = self.seq
 
     def commit(self) -> None:
         """One write and one fsync for everything appended since the last commit.

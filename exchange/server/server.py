@@ -28,6 +28,7 @@ from pathlib import Path
 from exchange import core
 from exchange.core.commands import SetFees, SetLimits
 from exchange.core.fees import FeeSchedule
+from exchange.core.historylog import HistoryLog
 from exchange.server.config import Config
 from exchange.server.exposition import MetricsListener, serve_metrics
 from exchange.server.frontends import Listener, Listening, frontend
@@ -125,9 +126,13 @@ class ExchangeServer:
             history = open_history(Path(data_dir) if data_dir is not None else None,
                                    config.build_exchange(), last_seq,
                                    config.history.inbox_keep)
-            feed = HistoryFeed((lambda: journal.seq) if journal is not None else None,
-                               history.audit_id, history.inbox_id, history.order_hid)
-            self.exchange.on_applied = feed.applied
+            notes = HistoryLog(history.audit_id, history.inbox_id, history.order_hid,
+                               counting=journal is None)
+            if journal is not None:
+                notes.seq = journal.seq
+                journal.history_log = notes
+            self.exchange.history = notes
+            feed = HistoryFeed(notes)
         self.history = history
         self._set_limits(config, journal)
         self._set_fees(config, journal)

@@ -7,9 +7,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from exchange.core import commands as C
 from exchange.core.engine import Exchange
+from exchange.core.historylog import HistoryLog
 from exchange.core.orders import LIVE_STATUSES
+from exchange.core.results import CommandError
 from exchange.server.history import queries as Q
 from exchange.server.history.feed import HistoryFeed
 from exchange.server.history.store import SqliteHistory
@@ -36,8 +40,8 @@ def ask(store: SqliteHistory, query: Any) -> Any:
 def fed_run(store: SqliteHistory) -> Exchange:
     ex = make_exchange()
     assert isinstance(ex, Exchange)
-    feed = HistoryFeed()
-    ex.on_applied = feed.applied
+    feed = HistoryFeed(HistoryLog(counting=True))
+    ex.history = feed.log
     run_script(ex)
     rows = feed.take()
     assert rows is not None
@@ -84,19 +88,23 @@ def test_pages_are_bounded_and_say_there_is_more(tmp_path: Path) -> None:
 
 
 def test_a_retracted_record_leaves_no_row() -> None:
-    feed = HistoryFeed()
+    feed = HistoryFeed(HistoryLog(counting=True))
     ex = make_exchange()
     assert isinstance(ex, Exchange)
-    ex.on_applied = feed.applied
+    ex.history = feed.log
     ex.apply(C.Deposit(1, "alice", 100))
-    seq = feed.pending[-1][0]
-    feed.retract(seq)
-    assert feed.take() is None
+    with pytest.raises(CommandError):
+        ex.apply(C.Withdraw(2, "alice", 10**15))  # refused, then taken back
+    feed.retract(feed.log.seq)
+    rows = feed.take()
+    assert rows is not None
+    assert [r[0] for r in rows.audit] == ["alice"]
+    assert '"withdraw"' not in rows.audit[0][5] and '"deposit"' in rows.audit[0][5]
 
 
 def test_inbox_is_trimmed_to_its_bound(tmp_path: Path) -> None:
     store = SqliteHistory(tmp_path / "h.sqlite", inbox_keep=10)
-    feed = HistoryFeed()
+    feed = HistoryFeed(HistoryLog())
     for i in range(100):
         feed.note("alice", i, "alert", SYM, f"alert {i}")
         rows = feed.take()

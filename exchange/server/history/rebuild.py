@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from exchange.core.engine import Exchange
+from exchange.core.historylog import HistoryLog
 from exchange.server import journal as J
 from exchange.server.history.feed import HistoryFeed
 from exchange.server.history.store import SqliteHistory
@@ -61,22 +62,22 @@ def catch_up(data_dir: Path, fresh: Exchange, store: SqliteHistory, last: int) -
         log.warning("history: records %d to %d are no longer in the data directory (the "
                     "journal keeps one generation back); the history starts after them",
                     have + 1, start)
-    current = [0]
-    feed = HistoryFeed(lambda: current[0], store.audit_id, store.inbox_id, store.order_hid)
-    feed.skip_through = have
-    exchange.on_applied = feed.applied
+    notes = HistoryLog(store.audit_id, store.inbox_id, store.order_hid)
+    notes.skip_through = have
+    feed = HistoryFeed(notes)
+    exchange.history = notes
     replayed = 0
     for _, path in J.segments(data_dir):
         for seq, entry, _ in J.read_segment(path):
             if seq <= start or seq > last:
                 continue
-            current[0] = seq
+            notes.seq = seq
             J.apply(exchange, entry)
             replayed += 1
             if replayed % _BATCH == 0:
                 _hand_over(feed, store)
     _hand_over(feed, store)
-    exchange.on_applied = None
+    exchange.history = None
     while store.written_rows < store.queued_rows:  # the live feed's ids go on from these
         time.sleep(0.005)
     log.info("history: caught up from record %d to %d (%d records replayed) in %.1f s",
