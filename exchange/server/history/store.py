@@ -41,6 +41,13 @@ log = logging.getLogger("exchange.history")
 
 MAX_BACKLOG: Final = 2_000_000
 """Rows handed over and not yet written before batches are dropped (see the module doc)."""
+GATHER_SECONDS: Final = 0.05
+"""How long the writer gathers batches into one transaction. Each transaction costs the
+event loop a few hand-overs of the GIL (one per statement); gathering a twentieth of a
+second keeps them to a few dozen a second under any load, and a query does not wait for
+it (it ends the gathering)."""
+GATHER_BATCHES: Final = 4096
+"""Batches in one transaction at most."""
 INBOX_KEEP: Final = 1000
 """Notifications kept per user: older ones are deleted, read or not."""
 
@@ -223,38 +230,20 @@ class SqliteHistory:
 
     # -- the writer's thread -----------------------------------------------------------------------
     def _serve(self) -> None:
+        """Take jobs in order: batches of rows are gathered for up to
+        :data:`GATHER_SECONDS` into one transaction; a query (or the stop) ends the
+        gathering at once, its rows written first."""
         jobs = self._jobs
         while True:
             job = jobs.get()
             if job is _STOP:
                 return
             if isinstance(job[-1], Rows):
-                batch = [job]
-                later = None
-                # Coalesce what is already waiting into one transaction.
-                while len(batch) < 256:
-                    try:
-                        nxt = jobs.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is not _STOP and isinstance(nxt[-1], Rows):
-                        batch.append(nxt)
-                    else:
-                        later = nxt
-                        break
-                self.oldest_wait = batch[0][0]
-                try:
-                    self._write([rows for _, rows in batch])
-                except Exception:
-                    log.exception("the history writer failed; history is rebuilt from the "
-                                  "journal at the next start")
-                    self._mark_incomplete()
-                self.oldest_wait = 0.0
-                if later is None:
+                job = self._gather_and_write(job)
+                if job is None:
                     continue
-                if later is _STOP:
+                if job is _STOP:
                     return
-                job = later
             if job[0] == "incomplete":
                 self._mark_incomplete()
                 continue
@@ -264,6 +253,33 @@ class SqliteHistory:
             except Exception as exc:
                 answer = exc
             self._answer(done, answer)
+
+    def _gather_and_write(self, first: Any) -> Any:
+        """Write ``first`` and the batches that follow it within the gathering time; the
+        job that ended the gathering (a query, the stop), or None."""
+        batch = [first]
+        later = None
+        until = time.monotonic() + GATHER_SECONDS
+        while len(batch) < GATHER_BATCHES:
+            wait = until - time.monotonic()
+            try:
+                nxt = self._jobs.get(timeout=wait) if wait > 0 else self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is not _STOP and isinstance(nxt[-1], Rows):
+                batch.append(nxt)
+            else:
+                later = nxt
+                break
+        self.oldest_wait = batch[0][0]
+        try:
+            self._write([rows for _, rows in batch])
+        except Exception:
+            log.exception("the history writer failed; history is rebuilt from the journal "
+                          "at the next start")
+            self._mark_incomplete()
+        self.oldest_wait = 0.0
+        return later
 
     def _answer(self, done: Done, answer: Any) -> None:
         loop = self.loop
