@@ -14,8 +14,7 @@ gateway between two requests, never in the middle of one.
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
 
 from aiohttp import web
 from prometheus_client.core import (
@@ -28,13 +27,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from exchange.server.metrics import Histogram, Readings
+from exchange.server.web_site import SiteListener, start_site
 
 Read = Callable[[], Readings]
 """Where the readings come from: the gateway's ``readings``."""
-
-SHUTDOWN_TIMEOUT = 1.0
-"""Seconds a scrape still running at shutdown is given before it is cancelled."""
-
 
 def _bound(value: float) -> str:
     return "+Inf" if math.isinf(value) else repr(value)
@@ -130,36 +126,12 @@ def handler(read: Read) -> Callable[[web.Request], Awaitable[web.StreamResponse]
     return metrics
 
 
-class MetricsListener:
+class MetricsListener(SiteListener):
     """The metrics listener as the server sees it (``frontends.Listening``'s shape)."""
-
-    def __init__(self, runner: web.AppRunner, server: Any) -> None:
-        self.runner = runner
-        self.server = server
-        self._closed = False
-
-    @property
-    def sockets(self) -> Sequence[Any]:
-        return getattr(self.server, "sockets", ())
-
-    def close(self) -> None:
-        self.server.close()
-
-    async def wait_closed(self) -> None:
-        if not self._closed:
-            self._closed = True
-            await self.runner.cleanup()
 
 
 async def serve_metrics(read: Read, host: str, port: int) -> MetricsListener:
     """Listen on ``host:port`` (0: a free port) and answer ``GET /metrics``."""
     app = web.Application()
     app.router.add_get("/metrics", handler(read))
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
-                           handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
-    await site.start()
-    server = site._server  # aiohttp keeps the asyncio server it made here
-    assert server is not None
-    return MetricsListener(runner, server)
+    return MetricsListener(*await start_site(app, host, port))

@@ -15,9 +15,7 @@ messages and are written in Binance's shape (:mod:`.binance`). See docs/HTTP.md.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -29,40 +27,26 @@ from exchange.server.frontends.http.session import HttpSession
 from exchange.server.frontends.http.streams import Streams
 from exchange.server.frontends.http.userdata import UserData
 from exchange.server.port import GatewayPort
+from exchange.server.web_site import SiteListener, start_site
 from protocol import messages as M
 from protocol import replies as R
 
 STATIC = Path(__file__).with_name("static")
 """The web page and what it loads (the chart library with its licence)."""
 
-SHUTDOWN_TIMEOUT = 1.0
-"""Seconds a request still running at shutdown is given before it is cancelled."""
-
 BACKLOG = 1024
 
 
-class HttpListener:
+class HttpListener(SiteListener):
     """The bound HTTP listener as the server sees it (see ``frontends.Listening``)."""
 
     def __init__(self, runner: web.AppRunner, server: asyncio.AbstractServer,
                  streams: Streams, api: Api) -> None:
-        self.runner = runner
-        self.server = server
+        super().__init__(runner, server)
         self.streams = streams
         self.api = api
-        self._closed = False
 
-    @property
-    def sockets(self) -> Sequence[Any]:
-        return getattr(self.server, "sockets", ())
-
-    def close(self) -> None:
-        self.server.close()
-
-    async def wait_closed(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def closing(self) -> None:
         await self.streams.close_all()
         await self.runner.cleanup()
         for session in self.api.sessions():
@@ -102,12 +86,6 @@ async def serve(gateway: GatewayPort, listener: Listener) -> HttpListener:
     names = B.Names([s.symbol for s in symbols.symbols])
     gateway.symbol_listeners.append(names.add)  # symbols listed later (add_symbol)
     app, api, streams = application(gateway, listener, names, public)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT,
-                           handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, listener.host, listener.port, reuse_address=True,
-                       backlog=BACKLOG, ssl_context=listener.ssl)
-    await site.start()
-    server = site._server  # aiohttp keeps the asyncio server it made here
-    assert server is not None
+    runner, server = await start_site(app, listener.host, listener.port, backlog=BACKLOG,
+                                      ssl_context=listener.ssl)
     return HttpListener(runner, server, streams, api)
