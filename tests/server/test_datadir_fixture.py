@@ -14,24 +14,29 @@ from pathlib import Path
 
 from exchange.core.engine import Exchange
 from exchange.server.config import load_config
-from exchange.server.journal import FileJournal
+from exchange.server.journal import FileJournal, Recovered
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "datadir-v1"
 T0 = 1_700_000_000_000_000
 HOUR = 3600 * 1_000_000
 
 
-def recovered(tmp_path: Path) -> Exchange:
+def recover_copy(fixture: Path, tmp_path: Path) -> Recovered:
+    """Recover a copy of a committed data directory with its own ``config.toml`` (recovery
+    takes a lock and may cut a torn tail: never the original), then close its journal."""
     data = tmp_path / "data"
-    shutil.copytree(FIXTURE, data)  # recovery takes a lock and may cut: never the original
+    shutil.copytree(fixture, data)
     config = load_config(data / "config.toml")
     result = FileJournal.recover(data, config.build_exchange())
-    try:
-        assert (result.seq, result.snapshot_seq, result.replayed) == (16, 12, 4)
-        assert result.notes == []
-        return result.exchange
-    finally:
-        FileJournal(data, result.exchange, result.seq, result.snapshot_seq).close()
+    FileJournal(data, result.exchange, result.seq, result.snapshot_seq).close()
+    return result
+
+
+def recovered(tmp_path: Path) -> Exchange:
+    result = recover_copy(FIXTURE, tmp_path)
+    assert (result.seq, result.snapshot_seq, result.replayed) == (16, 12, 4)
+    assert result.notes == []
+    return result.exchange
 
 
 def test_the_v1_fixture_loads_with_its_state(tmp_path: Path) -> None:

@@ -10,30 +10,22 @@ bps / 10000): ACME charges the maker 10 bps and the taker 20.
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
 from pathlib import Path
 
 from exchange.core.engine import Exchange
 from exchange.core.fees import FEE_ACCOUNT, FeeRates, FeeSchedule
-from exchange.server.config import load_config
-from exchange.server.journal import FileJournal
+from tests.server.test_datadir_fixture import recover_copy
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "datadir-v3"
 
 
 def recovered(tmp_path: Path) -> Exchange:
-    data = tmp_path / "data"
-    shutil.copytree(FIXTURE, data)  # recovery takes a lock and may cut: never the original
-    config = load_config(data / "config.toml")
-    result = FileJournal.recover(data, config.build_exchange())
-    try:
-        assert (result.seq, result.snapshot_seq, result.replayed) == (12, 9, 3)
-        # The one difference from the configuration: the symbol listed at run time.
-        assert len(result.notes) == 1 and "NEWT only in the data directory" in result.notes[0]
-        return result.exchange
-    finally:
-        FileJournal(data, result.exchange, result.seq, result.snapshot_seq).close()
+    result = recover_copy(FIXTURE, tmp_path)
+    assert (result.seq, result.snapshot_seq, result.replayed) == (12, 9, 3)
+    # The one difference from the configuration: the symbol listed at run time.
+    assert len(result.notes) == 1 and "NEWT only in the data directory" in result.notes[0]
+    return result.exchange
 
 
 def test_the_v3_fixture_loads_with_its_state(tmp_path: Path) -> None:
