@@ -47,10 +47,6 @@ HIDDEN: Final = frozenset({"secret", "token_hash"})
 REDACTED: Final = frozenset({C.TwoFactor, C.CreateUser})
 """The record types that have such a field."""
 
-TRADE_WIDTH: Final = 13
-INBOX_WIDTH: Final = 11
-CASH_WIDTH: Final = 5
-
 
 def shown(cmd: C.Command) -> Any:
     """What the audit trail keeps of a record: the record, or its fields by name with

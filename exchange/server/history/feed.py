@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from exchange.core.historylog import CASH_WIDTH, INBOX_WIDTH, TRADE_WIDTH, HistoryLog
+from exchange.core.historylog import HistoryLog
 
 
 class Rows:
@@ -44,10 +44,6 @@ class Rows:
         self.inbox_id = 0
         self.order_hid = 0
         """The last ids the batch gives (the store keeps them, for the next start)."""
-
-    def __len__(self) -> int:
-        return (len(self.orders) + len(self.trades) // TRADE_WIDTH + len(self.cash)
-                // CASH_WIDTH + len(self.audit) + len(self.inbox) // INBOX_WIDTH)
 
 
 _ACCEPTED = itemgetter(13)

@@ -235,15 +235,3 @@ class UserTrades:
     def run(self, conn: sqlite3.Connection) -> list[Row]:
         found = FillHistory(self.user, None, self.start, self.end, 0, self.limit).run(conn)
         return [r for r in found if self.side is None or r[0] == self.side]
-
-
-@dataclass(frozen=True, slots=True)
-class Progress:
-    """The last journal record written, and the rows of each table (for ``stats``)."""
-
-    def run(self, conn: sqlite3.Connection) -> dict[str, int]:
-        counts = {table: int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
-                  for table in ("orders", "trades", "cash", "audit", "inbox")}
-        row = conn.execute("SELECT value FROM meta WHERE key='seq'").fetchone()
-        counts["seq"] = int(row[0]) if row is not None else 0
-        return counts

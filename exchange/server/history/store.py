@@ -155,7 +155,6 @@ class SqliteHistory:
         self.dropped_rows = 0
         self.oldest_wait = 0.0
         """When the oldest batch not yet written was handed over (``time.monotonic``)."""
-        self._batch_times: list[float] = []
         self._since_trim = 0
         self._json = msgspec.json.Encoder().encode
         self._conn = self._connect()
