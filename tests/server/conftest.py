@@ -13,10 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.server.wire import Conn, connect
@@ -202,3 +203,19 @@ async def admin(addr: tuple[str, int]) -> Conn:
 @pytest.fixture
 async def anon(addr: tuple[str, int]) -> Conn:
     return await Conn.open(addr)
+
+
+@pytest.fixture
+def hserver(start_server: StartServer) -> Server:
+    """A server of the HTTP test market with the HTTP front-end on a free port (a module
+    may override it with another market)."""
+    from tests.server.http_wire import HTTP_CONFIG  # http_wire builds on this module
+
+    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    """An aiohttp client session, closed after the test."""
+    async with aiohttp.ClientSession() as session:
+        yield session

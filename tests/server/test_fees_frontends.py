@@ -3,8 +3,6 @@ the fee that side paid, in the quote asset."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
 import pytest
 
@@ -19,12 +17,6 @@ FEE_CONFIG = HTTP_CONFIG.replace('price_band = "0.10"\n',
 @pytest.fixture
 def hserver(start_server: StartServer) -> Server:
     return start_server(config=FEE_CONFIG, args=("--http-port", "0"))
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_commission_is_the_fee_of_each_fill(hserver: Server,

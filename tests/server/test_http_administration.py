@@ -4,25 +4,11 @@ session ended, their orders canceled) until the user is enabled again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest
 
-from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import HTTP_CONFIG, Http
+from tests.server.conftest import Server
+from tests.server.http_wire import Http
 from tests.server.wire import connect
-
-
-@pytest.fixture
-def hserver(start_server: StartServer) -> Server:
-    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_a_symbol_listed_at_run_time_is_in_exchange_info_and_trades(

@@ -9,8 +9,7 @@ import pytest
 from binance.client import Client
 from binance.exceptions import BinanceAPIException
 
-from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import HTTP_CONFIG
+from tests.server.conftest import Server
 from tests.server.wire import connect
 
 
@@ -24,11 +23,6 @@ def binance(server: Server, user: str) -> ccxt.binance:
     exchange.urls["api"]["public"] = f"http://{host}:{port}/api/v3"
     exchange.urls["api"]["private"] = f"http://{host}:{port}/api/v3"
     return exchange
-
-
-@pytest.fixture
-def hserver(start_server: StartServer) -> Server:
-    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
 
 
 def test_ccxt_trades_as_on_binance(hserver: Server) -> None:

@@ -21,8 +21,8 @@ import pytest
 from PIL import Image
 from playwright.async_api import Page, async_playwright
 
-from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import HTTP_CONFIG, Http
+from tests.server.conftest import Server
+from tests.server.http_wire import Http
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,11 +30,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 UP = (0x4C, 0xAF, 0x7D)  # the page's candle colours (static/app.js)
 DOWN = (0xE2, 0x5C, 0x5C)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def hserver(start_server: StartServer) -> Server:
-    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
 
 
 @pytest.fixture

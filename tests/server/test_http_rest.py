@@ -4,26 +4,13 @@ timestamp checks, Binance's error codes, and trading mixed with JSON lines."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import HTTP_CONFIG, Http
+from tests.server.conftest import Server
+from tests.server.http_wire import Http
 from tests.server.wire import connect
-
-
-@pytest.fixture
-def hserver(start_server: StartServer) -> Server:
-    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def http(server: Server, client: aiohttp.ClientSession, user: str | None = None) -> Http:

@@ -5,28 +5,15 @@ SUBSCRIBE, and the user data stream for orders placed over REST and JSON lines."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import pytest
 
-from tests.server.conftest import Server, StartServer
-from tests.server.http_wire import HTTP_CONFIG, Http
+from tests.server.conftest import Server
+from tests.server.http_wire import Http
 from tests.server.wire import connect
 
 TIMEOUT = 10.0
-
-
-@pytest.fixture
-def hserver(start_server: StartServer) -> Server:
-    return start_server(config=HTTP_CONFIG, args=("--http-port", "0"))
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 def base(server: Server) -> str:

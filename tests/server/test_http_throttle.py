@@ -3,10 +3,7 @@ public ones; past it, 429 with Binance's -1003 and nothing run."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import aiohttp
-import pytest
 
 from exchange.server.frontends.http.throttle import MAX_BUCKETS, Throttle
 from tests.server.conftest import Server, StartServer
@@ -40,12 +37,6 @@ def test_the_buckets_are_bounded() -> None:
     assert not throttle.allow("ip0")  # its bucket is still empty...
     assert throttle.allow("new")  # ...and a new client still gets in: the table was cut
     assert len(throttle._buckets) <= MAX_BUCKETS
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def test_requests_past_the_rate_are_refused(start_server: StartServer,
